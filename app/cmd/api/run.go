@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/twitter-api/twitter-api/app/config"
+	"github.com/twitter-api/twitter-api/app/httpapi"
+	"github.com/twitter-api/twitter-api/app/migrations"
+	"github.com/twitter-api/twitter-api/app/store"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// processStart is reported by /healthz; reload benchmarks compare it across restarts.
+var processStart = time.Now()
+
+const usage = `usage: api [command]
+
+commands:
+  serve                   serve the HTTP API (default)
+  migrate up              apply pending migrations
+  migrate down            roll back the last applied group
+  migrate status          list migrations and whether they are applied
+  migrate create NAME     write an empty up/down SQL pair into MIGRATIONS_DIR (default app/migrations)
+  healthcheck             exit 0 when the local server answers GET /healthz
+  version                 print the version
+
+configuration comes from the environment; see .env.example`
+
+// run wires the service; main calls it, and so do the end-to-end tests.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cmd, rest := "serve", []string(nil)
+	if len(args) > 1 {
+		cmd, rest = args[1], args[2:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, getenv, stdout)
+	case "migrate":
+		return migrate(ctx, rest, getenv, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, getenv)
+	case "version":
+		_, err := fmt.Fprintln(stdout, version)
+		return err
+	case "help", "-h", "--help":
+		_, err := fmt.Fprintln(stdout, usage)
+		return err
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func openDB(cfg config.Config) (*store.DB, error) {
+	return store.Open(cfg.DatabaseURL, store.Options{
+		MaxOpenConns:    cfg.DBMaxOpenConns,
+		MaxIdleConns:    cfg.DBMaxIdleConns,
+		ConnMaxLifetime: cfg.DBConnMaxLifetime,
+		QueryTimeout:    cfg.DBQueryTimeout,
+	})
+}
+
+func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stdout)
+	db, err := openDB(cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	app := httpapi.New(httpapi.Deps{
+		Tweets:       store.NewTweets(db),
+		Users:        store.NewUsers(db),
+		DB:           db,
+		Logger:       log,
+		Version:      version,
+		StartedAt:    processStart,
+		ReadTimeout:  cfg.HTTPReadTimeout,
+		WriteTimeout: cfg.HTTPWriteTimeout,
+		IdleTimeout:  cfg.HTTPIdleTimeout,
+	})
+	// Listening here, not in Fiber, reports a taken port before anything else.
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- app.Listener(ln) }()
+	log.Info("serving", "addr", ln.Addr().String(), "version", version)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down; finishing in-flight requests", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := app.ShutdownWithContext(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("migrate: missing subcommand: up, down, status or create NAME")
+	}
+	if args[0] == "create" {
+		if len(args) != 2 {
+			return errors.New("migrate create: want exactly one NAME")
+		}
+		dir := getenv("MIGRATIONS_DIR")
+		if dir == "" {
+			dir = "app/migrations"
+		}
+		paths, err := migrations.Create(dir, args[1], time.Now())
+		for _, p := range paths {
+			fmt.Fprintln(stdout, "created", p)
+		}
+		return err
+	}
+
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	db, err := openDB(cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	m, err := migrations.New(db.DB)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "up":
+		names, err := m.Up(ctx)
+		report(stdout, "applied", names)
+		return err
+	case "down":
+		names, err := m.Down(ctx)
+		report(stdout, "rolled back", names)
+		return err
+	case "status":
+		list, err := m.Status(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "MIGRATION\tSTATUS\tGROUP\tAPPLIED AT")
+		for _, s := range list {
+			if s.Applied {
+				fmt.Fprintf(tw, "%s\tapplied\t%d\t%s\n", s.Name, s.GroupID, s.AppliedAt.UTC().Format(time.RFC3339))
+			} else {
+				fmt.Fprintf(tw, "%s\tpending\t-\t-\n", s.Name)
+			}
+		}
+		return tw.Flush()
+	}
+	return fmt.Errorf("migrate: unknown subcommand %q: want up, down, status or create NAME", args[0])
+}
+
+func report(w io.Writer, verb string, names []string) {
+	if len(names) == 0 {
+		fmt.Fprintf(w, "nothing %s\n", verb)
+		return
+	}
+	for _, n := range names {
+		fmt.Fprintf(w, "%s %s\n", verb, n)
+	}
+}
+
+// healthcheck lets a container without curl or a shell probe the server.
+func healthcheck(ctx context.Context, getenv func(string) string) error {
+	port, err := config.LoadPort(getenv)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+strconv.Itoa(port)+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: status %d", resp.StatusCode)
+	}
+	return nil
+}

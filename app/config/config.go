@@ -1,0 +1,142 @@
+// Package config reads the service's settings from the environment, once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config holds every setting; see .env.example for their meaning.
+type Config struct {
+	DatabaseURL string
+	Port        int
+	LogLevel    slog.Level
+	LogFormat   string // "json" or "text"
+
+	DBMaxOpenConns    int
+	DBMaxIdleConns    int
+	DBConnMaxLifetime time.Duration
+	DBQueryTimeout    time.Duration
+
+	HTTPReadTimeout  time.Duration
+	HTTPWriteTimeout time.Duration
+	HTTPIdleTimeout  time.Duration
+	ShutdownTimeout  time.Duration
+}
+
+// Load builds a Config from getenv (os.Getenv in production). It reports
+// every missing or invalid variable by name, not just the first.
+func Load(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	c := Config{
+		DatabaseURL: r.required("DATABASE_URL"),
+		Port:        r.int("PORT", 5000, 1, 65535),
+		LogLevel:    r.level("LOG_LEVEL", slog.LevelInfo),
+		LogFormat:   r.oneOf("LOG_FORMAT", "json", "json", "text"),
+
+		DBMaxOpenConns:    r.int("DB_MAX_OPEN_CONNS", 10, 1, 1000),
+		DBMaxIdleConns:    r.int("DB_MAX_IDLE_CONNS", 5, 0, 1000),
+		DBConnMaxLifetime: r.duration("DB_CONN_MAX_LIFETIME", 30*time.Minute),
+		DBQueryTimeout:    r.duration("DB_QUERY_TIMEOUT", 5*time.Second),
+
+		HTTPReadTimeout:  r.duration("HTTP_READ_TIMEOUT", 10*time.Second),
+		HTTPWriteTimeout: r.duration("HTTP_WRITE_TIMEOUT", 10*time.Second),
+		HTTPIdleTimeout:  r.duration("HTTP_IDLE_TIMEOUT", 60*time.Second),
+		ShutdownTimeout:  r.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
+	}
+	if c.DBMaxIdleConns > c.DBMaxOpenConns {
+		r.fail("DB_MAX_IDLE_CONNS", "must not exceed DB_MAX_OPEN_CONNS (%d)", c.DBMaxOpenConns)
+	}
+	if len(r.errs) > 0 {
+		return Config{}, fmt.Errorf("config: %w", errors.Join(r.errs...))
+	}
+	return c, nil
+}
+
+// LoadPort reads only PORT, for commands that talk to a running server.
+func LoadPort(getenv func(string) string) (int, error) {
+	r := reader{getenv: getenv}
+	port := r.int("PORT", 5000, 1, 65535)
+	if len(r.errs) > 0 {
+		return 0, fmt.Errorf("config: %w", errors.Join(r.errs...))
+	}
+	return port, nil
+}
+
+type reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *reader) fail(name, format string, args ...any) {
+	r.errs = append(r.errs, fmt.Errorf("%s %s", name, fmt.Sprintf(format, args...)))
+}
+
+func (r *reader) lookup(name string) string {
+	return strings.TrimSpace(r.getenv(name))
+}
+
+func (r *reader) required(name string) string {
+	v := r.lookup(name)
+	if v == "" {
+		r.fail(name, "is required but not set")
+	}
+	return v
+}
+
+func (r *reader) int(name string, def, lo, hi int) int {
+	v := r.lookup(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail(name, "must be an integer from %d to %d, got %q", lo, hi, v)
+		return def
+	}
+	return n
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := r.lookup(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.fail(name, "must be a positive duration such as 5s or 250ms, got %q", v)
+		return def
+	}
+	return d
+}
+
+func (r *reader) level(name string, def slog.Level) slog.Level {
+	v := r.lookup(name)
+	if v == "" {
+		return def
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		r.fail(name, "must be one of debug, info, warn, error, got %q", v)
+		return def
+	}
+	return l
+}
+
+func (r *reader) oneOf(name, def string, allowed ...string) string {
+	v := strings.ToLower(r.lookup(name))
+	if v == "" {
+		return def
+	}
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	r.fail(name, "must be one of %s, got %q", strings.Join(allowed, ", "), v)
+	return def
+}

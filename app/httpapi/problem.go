@@ -1,0 +1,125 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/twitter-api/twitter-api/app/twitter"
+)
+
+// problemContentType is the media type of RFC 9457 problem details.
+const problemContentType = "application/problem+json"
+
+// retryAfterSeconds is what a client should wait before retrying a 503.
+const retryAfterSeconds = "5"
+
+// problem is an RFC 9457 problem details object.
+type problem struct {
+	Type      string       `json:"type" example:"about:blank"`
+	Title     string       `json:"title" example:"Unprocessable Entity"`
+	Status    int          `json:"status" example:"422"`
+	Detail    string       `json:"detail,omitempty" example:"text: must not be empty"`
+	Instance  string       `json:"instance,omitempty" example:"/tweets"`
+	RequestID string       `json:"request_id,omitempty" example:"3f2a9c4e1b7d8a60"`
+	Errors    []fieldError `json:"errors,omitempty"`
+} //	@name	Problem
+
+// fieldError names one invalid input field.
+type fieldError struct {
+	Field   string `json:"field" example:"text"`
+	Message string `json:"message" example:"must not be empty"`
+} //	@name	FieldError
+
+// requestError is a client error found before the domain is involved:
+// malformed JSON, a bad query parameter, a wrong content type.
+type requestError struct {
+	status int
+	detail string
+	fields []fieldError
+}
+
+func (e *requestError) Error() string { return e.detail }
+
+func badRequest(detail string, fields ...fieldError) error {
+	return &requestError{status: fiber.StatusBadRequest, detail: detail, fields: fields}
+}
+
+func invalid(field, message string) error {
+	return &twitter.ValidationError{Fields: []twitter.FieldError{{Field: field, Message: message}}}
+}
+
+// problemFor maps an error to its problem details; the one place where
+// errors become statuses.
+func problemFor(err error) problem {
+	var (
+		reqErr   *requestError
+		valErr   *twitter.ValidationError
+		conflict *twitter.ConflictError
+		fiberErr *fiber.Error
+	)
+	switch {
+	case errors.As(err, &reqErr):
+		return newProblem(reqErr.status, reqErr.detail, reqErr.fields...)
+	case errors.As(err, &valErr):
+		fields := make([]fieldError, len(valErr.Fields))
+		details := make([]string, len(valErr.Fields))
+		for i, f := range valErr.Fields {
+			fields[i] = fieldError{Field: f.Field, Message: f.Message}
+			details[i] = f.Field + ": " + f.Message
+		}
+		return newProblem(fiber.StatusUnprocessableEntity, strings.Join(details, "; "), fields...)
+	case errors.As(err, &conflict):
+		return newProblem(fiber.StatusConflict, conflict.Error(),
+			fieldError{Field: conflict.Field, Message: "is already taken"})
+	case errors.Is(err, twitter.ErrNotFound):
+		return newProblem(fiber.StatusNotFound, "the requested resource does not exist")
+	case errors.Is(err, twitter.ErrUnknownAPIKey):
+		return newProblem(fiber.StatusUnauthorized, "the X-API-Key header does not hold a valid API key")
+	case errors.Is(err, twitter.ErrUnauthorized):
+		return newProblem(fiber.StatusUnauthorized, "this tweet has an author: send the author's API key in X-API-Key")
+	case errors.Is(err, twitter.ErrForbidden):
+		return newProblem(fiber.StatusForbidden, "only the author may change or delete this tweet")
+	case errors.Is(err, twitter.ErrUnavailable):
+		return newProblem(fiber.StatusServiceUnavailable, "the database is unavailable; retry later")
+	case errors.As(err, &fiberErr):
+		return newProblem(fiberErr.Code, fiberDetail(fiberErr))
+	}
+	return newProblem(fiber.StatusInternalServerError, "an unexpected error occurred")
+}
+
+func fiberDetail(e *fiber.Error) string {
+	switch e.Code {
+	case fiber.StatusRequestEntityTooLarge:
+		return "the request body exceeds 1 MiB"
+	case fiber.StatusMethodNotAllowed:
+		return "this path does not support the request method"
+	}
+	return e.Message
+}
+
+func newProblem(status int, detail string, fields ...fieldError) problem {
+	return problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Errors: fields}
+}
+
+// errorHandler writes every error as problem JSON and logs the unexpected.
+func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		p := problemFor(err)
+		p.Instance = c.Path()
+		p.RequestID, _ = c.Locals(requestIDKey{}).(string)
+		switch p.Status {
+		case fiber.StatusServiceUnavailable:
+			c.Set(fiber.HeaderRetryAfter, retryAfterSeconds)
+			log.Warn("dependency unavailable", "request_id", p.RequestID, "error", err.Error())
+		case fiber.StatusUnauthorized:
+			c.Set(fiber.HeaderWWWAuthenticate, `APIKey header="X-API-Key"`)
+		case fiber.StatusInternalServerError:
+			log.Error("unexpected error", "request_id", p.RequestID, "error", err.Error())
+		}
+		return c.Status(p.Status).JSON(p, problemContentType)
+	}
+}

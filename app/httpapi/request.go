@@ -1,0 +1,199 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/twitter-api/twitter-api/app/twitter"
+)
+
+// decodeJSON decodes the request body, a single JSON object, into dst.
+// Syntax errors are 400s; unknown fields are 422s naming the field.
+func decodeJSON(c *fiber.Ctx, dst any) error {
+	body := bytes.TrimSpace(c.Body())
+	if len(body) == 0 {
+		return badRequest("the request body is empty; send a JSON object")
+	}
+	if body[0] != '{' {
+		if !json.Valid(body) {
+			return badRequest("the request body is not valid JSON")
+		}
+		return badRequest("the request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return badRequest("the request body must hold a single JSON object and nothing after it")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntaxErr):
+		return badRequest(fmt.Sprintf("the request body is not valid JSON: %s at byte %d", syntaxErr.Error(), syntaxErr.Offset))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("the request body is not valid JSON: it ends too early")
+	case errors.As(err, &typeErr):
+		return invalid(typeErr.Field, "must be a "+typeErr.Type.String()+", got "+typeErr.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return invalid(field, "is not a known field")
+	}
+	return badRequest("the request body could not be decoded: " + err.Error())
+}
+
+// jsonString is a JSON string field that notices what encoding/json would
+// silently repair: invalid UTF-8 and lone UTF-16 surrogates both decode to
+// U+FFFD. It also records a value of the wrong JSON type instead of failing
+// the whole body, so the error can name the field.
+type jsonString struct {
+	Value     string
+	Present   bool   // the field was given and not null
+	WrongType string // the JSON type given instead of a string
+	BadUTF8   bool
+}
+
+func (s *jsonString) UnmarshalJSON(raw []byte) error {
+	*s = jsonString{}
+	switch raw[0] {
+	case 'n':
+		return nil
+	case '"':
+	case '{':
+		s.WrongType = "object"
+		return nil
+	case '[':
+		s.WrongType = "array"
+		return nil
+	case 't', 'f':
+		s.WrongType = "boolean"
+		return nil
+	default:
+		s.WrongType = "number"
+		return nil
+	}
+	s.Present = true
+	if !utf8.Valid(raw) || hasLoneSurrogate(raw) {
+		s.BadUTF8 = true
+		return nil
+	}
+	return json.Unmarshal(raw, &s.Value)
+}
+
+// check returns the field's value, or why it is unusable.
+func (s jsonString) check(field string, verr *twitter.ValidationError) (string, bool) {
+	switch {
+	case s.WrongType != "":
+		verr.Add(field, "must be a string, got "+s.WrongType)
+	case !s.Present:
+		verr.Add(field, "is required")
+	case s.BadUTF8:
+		verr.Add(field, "must be valid UTF-8")
+	default:
+		return s.Value, true
+	}
+	return "", false
+}
+
+// hasLoneSurrogate reports whether the JSON string literal raw contains a
+// \uXXXX escape of a UTF-16 surrogate that is not part of a valid pair.
+func hasLoneSurrogate(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		i++
+		if i >= len(raw) || raw[i] != 'u' {
+			continue // a simple escape such as \\ or \"
+		}
+		r, ok := hex4(raw, i+1)
+		i += 4
+		if !ok {
+			continue
+		}
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+2 >= len(raw) || raw[i+1] != '\\' || raw[i+2] != 'u' {
+				return true
+			}
+			lo, ok := hex4(raw, i+3)
+			if !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return true
+			}
+			i += 6
+		}
+	}
+	return false
+}
+
+func hex4(b []byte, at int) (rune, bool) {
+	if at+4 > len(b) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[at:at+4]), 16, 32)
+	return rune(n), err == nil
+}
+
+// pathID reads a positive integer id from the path.
+func pathID(c *fiber.Ctx, name string) (int64, error) {
+	raw := c.Params(name)
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id < 1 {
+		return 0, badRequest(fmt.Sprintf("%s must be a positive integer below 2^63, got %q", name, raw),
+			fieldError{Field: name, Message: "must be a positive integer"})
+	}
+	return id, nil
+}
+
+// pageParams reads ?limit= and ?after_id=: non-integers are 400s,
+// integers out of range 422s.
+func pageParams(c *fiber.Ctx) (twitter.Page, error) {
+	page := twitter.Page{Limit: twitter.DefaultPageLimit}
+	var verr twitter.ValidationError
+	if raw := c.Query("limit"); raw != "" {
+		n, err := strconv.ParseInt(raw, 10, 64)
+		switch {
+		case err != nil && !errors.Is(err, strconv.ErrRange):
+			return page, badRequest(fmt.Sprintf("limit must be an integer, got %q", raw),
+				fieldError{Field: "limit", Message: "must be an integer"})
+		case err != nil || n < 1 || n > twitter.MaxPageLimit:
+			verr.Add("limit", fmt.Sprintf("must be between 1 and %d", twitter.MaxPageLimit))
+		default:
+			page.Limit = int(n)
+		}
+	}
+	if raw := c.Query("after_id"); raw != "" {
+		n, err := strconv.ParseInt(raw, 10, 64)
+		switch {
+		case err != nil && !errors.Is(err, strconv.ErrRange):
+			return page, badRequest(fmt.Sprintf("after_id must be an integer, got %q", raw),
+				fieldError{Field: "after_id", Message: "must be an integer"})
+		case err != nil || n < 0:
+			verr.Add("after_id", "must be between 0 and 2^63-1")
+		default:
+			page.AfterID = n
+		}
+	}
+	return page, verr.Err()
+}
+
+// setNextLink adds a Link header to the following page when there is one.
+func setNextLink(c *fiber.Ctx, page twitter.Page, lastID int64) {
+	c.Set(fiber.HeaderLink, fmt.Sprintf(`<%s?limit=%d&after_id=%d>; rel="next"`, c.Path(), page.Limit, lastID))
+}

@@ -1,0 +1,29 @@
+package httpapi
+
+import (
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/swagger"
+
+	_ "github.com/twitter-api/twitter-api/docs" // registers the generated OpenAPI document
+)
+
+// addRoutes is the whole API surface, a line a route.
+func addRoutes(app *fiber.App, d Deps) {
+	auth := authenticate(d.Users)
+
+	app.Get("/", handleRoot())
+	app.Get("/swagger/*", swagger.HandlerDefault)
+	app.Get("/hello", handleHello())
+	app.Get("/healthz", handleHealthz(d.Version, d.StartedAt))
+	app.Get("/readyz", handleReadyz(d.DB))
+
+	app.Get("/tweets", handleListTweets(d.Tweets))
+	app.Post("/tweets", requireJSON(), auth, handleCreateTweet(d.Tweets))
+	app.Get("/tweets/:id", handleGetTweet(d.Tweets))
+	app.Patch("/tweets/:id", requireJSON(), auth, handleUpdateTweet(d.Tweets))
+	app.Delete("/tweets/:id", auth, handleDeleteTweet(d.Tweets))
+
+	app.Post("/users", requireJSON(), handleCreateUser(d.Users))
+	app.Get("/users/:id", handleGetUser(d.Users))
+	app.Get("/users/:id/tweets", handleListUserTweets(d.Tweets))
+}

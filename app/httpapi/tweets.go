@@ -1,0 +1,241 @@
+package httpapi
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/twitter-api/twitter-api/app/twitter"
+)
+
+type tweetCreator interface {
+	Create(ctx context.Context, text string, author *twitter.User) (twitter.Tweet, error)
+}
+
+type tweetGetter interface {
+	Get(ctx context.Context, id int64) (twitter.Tweet, error)
+}
+
+type tweetLister interface {
+	List(ctx context.Context, page twitter.Page) ([]twitter.Tweet, bool, error)
+}
+
+type userTweetLister interface {
+	ListByUser(ctx context.Context, userID int64, page twitter.Page) ([]twitter.Tweet, bool, error)
+}
+
+type tweetUpdater interface {
+	Update(ctx context.Context, id int64, text string, actor *twitter.User) (twitter.Tweet, error)
+}
+
+type tweetDeleter interface {
+	Delete(ctx context.Context, id int64, actor *twitter.User) error
+}
+
+// handleListTweets lists tweets.
+//
+//	@Summary		List tweets
+//	@Description	All tweets in ascending id order, a page at a time. When more remain, the Link header points to the next page.
+//	@Tags			tweets
+//	@Produce		json
+//	@Param			limit		query		int	false	"Page size"							minimum(1)	maximum(200)	default(50)
+//	@Param			after_id	query		int	false	"Return tweets with ids above this"	minimum(0)
+//	@Success		200			{array}		tweetResponse
+//	@Header			200			{string}	Link	"<...>; rel=\"next\" when another page exists"
+//	@Failure		400			{object}	problem	"Non-numeric parameter"
+//	@Failure		422			{object}	problem	"Parameter out of range"
+//	@Failure		503			{object}	problem	"Database unavailable"
+//	@Router			/tweets [get]
+func handleListTweets(tweets tweetLister) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		page, err := pageParams(c)
+		if err != nil {
+			return err
+		}
+		list, more, err := tweets.List(c.UserContext(), page)
+		if err != nil {
+			return err
+		}
+		return sendPage(c, page, list, more)
+	}
+}
+
+// handleListUserTweets lists one user's tweets.
+//
+//	@Summary		List a user's tweets
+//	@Description	The user's tweets in ascending id order, paginated like GET /tweets.
+//	@Tags			users
+//	@Produce		json
+//	@Param			id			path		int	true	"User id"	minimum(1)
+//	@Param			limit		query		int	false	"Page size"							minimum(1)	maximum(200)	default(50)
+//	@Param			after_id	query		int	false	"Return tweets with ids above this"	minimum(0)
+//	@Success		200			{array}		tweetResponse
+//	@Header			200			{string}	Link	"<...>; rel=\"next\" when another page exists"
+//	@Failure		400			{object}	problem	"Malformed id or parameter"
+//	@Failure		404			{object}	problem	"No such user"
+//	@Failure		422			{object}	problem	"Parameter out of range"
+//	@Failure		503			{object}	problem	"Database unavailable"
+//	@Router			/users/{id}/tweets [get]
+func handleListUserTweets(tweets userTweetLister) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		page, err := pageParams(c)
+		if err != nil {
+			return err
+		}
+		list, more, err := tweets.ListByUser(c.UserContext(), id, page)
+		if err != nil {
+			return err
+		}
+		return sendPage(c, page, list, more)
+	}
+}
+
+func sendPage(c *fiber.Ctx, page twitter.Page, list []twitter.Tweet, more bool) error {
+	if more {
+		setNextLink(c, page, list[len(list)-1].ID)
+	}
+	return c.JSON(newTweetResponses(list))
+}
+
+// handleCreateTweet creates a tweet.
+//
+//	@Summary		Create a tweet
+//	@Description	With a valid X-API-Key the caller becomes the author; without one the tweet is anonymous and anyone may change it.
+//	@Tags			tweets
+//	@Accept			json
+//	@Produce		json
+//	@Param			tweet	body		tweetRequest	true	"The tweet"
+//	@Security		APIKey
+//	@Success		201		{object}	tweetResponse
+//	@Header			201		{string}	Location	"/tweets/{id}"
+//	@Failure		400		{object}	problem	"Malformed JSON"
+//	@Failure		401		{object}	problem	"Unknown API key"
+//	@Failure		413		{object}	problem	"Body over 1 MiB"
+//	@Failure		415		{object}	problem	"Not JSON"
+//	@Failure		422		{object}	problem	"Invalid text"
+//	@Failure		503		{object}	problem	"Database unavailable"
+//	@Router			/tweets [post]
+func handleCreateTweet(tweets tweetCreator) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		text, err := decodeTweetText(c)
+		if err != nil {
+			return err
+		}
+		t, err := tweets.Create(c.UserContext(), text, actor(c))
+		if err != nil {
+			return err
+		}
+		c.Location("/tweets/" + strconv.FormatInt(t.ID, 10))
+		return c.Status(fiber.StatusCreated).JSON(newTweetResponse(t))
+	}
+}
+
+// handleGetTweet returns one tweet.
+//
+//	@Summary	Get a tweet
+//	@Tags		tweets
+//	@Produce	json
+//	@Param		id	path		int	true	"Tweet id"	minimum(1)
+//	@Success	200	{object}	tweetResponse
+//	@Failure	400	{object}	problem	"Malformed id"
+//	@Failure	404	{object}	problem	"No such tweet"
+//	@Failure	503	{object}	problem	"Database unavailable"
+//	@Router		/tweets/{id} [get]
+func handleGetTweet(tweets tweetGetter) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		t, err := tweets.Get(c.UserContext(), id)
+		if err != nil {
+			return err
+		}
+		return c.JSON(newTweetResponse(t))
+	}
+}
+
+// handleUpdateTweet changes a tweet's text.
+//
+//	@Summary		Change a tweet
+//	@Description	A tweet with an author may be changed only with that author's X-API-Key; an anonymous tweet by anyone.
+//	@Tags			tweets
+//	@Accept			json
+//	@Produce		json
+//	@Param			id		path		int				true	"Tweet id"	minimum(1)
+//	@Param			tweet	body		tweetRequest	true	"The new text"
+//	@Security		APIKey
+//	@Success		200		{object}	tweetResponse
+//	@Failure		400		{object}	problem	"Malformed id or JSON"
+//	@Failure		401		{object}	problem	"Missing or unknown API key"
+//	@Failure		403		{object}	problem	"Another user's tweet"
+//	@Failure		404		{object}	problem	"No such tweet"
+//	@Failure		413		{object}	problem	"Body over 1 MiB"
+//	@Failure		415		{object}	problem	"Not JSON"
+//	@Failure		422		{object}	problem	"Invalid text"
+//	@Failure		503		{object}	problem	"Database unavailable"
+//	@Router			/tweets/{id} [patch]
+func handleUpdateTweet(tweets tweetUpdater) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		text, err := decodeTweetText(c)
+		if err != nil {
+			return err
+		}
+		t, err := tweets.Update(c.UserContext(), id, text, actor(c))
+		if err != nil {
+			return err
+		}
+		return c.JSON(newTweetResponse(t))
+	}
+}
+
+// handleDeleteTweet deletes a tweet.
+//
+//	@Summary		Delete a tweet
+//	@Description	A tweet with an author may be deleted only with that author's X-API-Key; an anonymous tweet by anyone.
+//	@Tags			tweets
+//	@Produce		json
+//	@Param			id	path	int	true	"Tweet id"	minimum(1)
+//	@Security		APIKey
+//	@Success		204
+//	@Failure		400	{object}	problem	"Malformed id"
+//	@Failure		401	{object}	problem	"Missing or unknown API key"
+//	@Failure		403	{object}	problem	"Another user's tweet"
+//	@Failure		404	{object}	problem	"No such tweet"
+//	@Failure		503	{object}	problem	"Database unavailable"
+//	@Router			/tweets/{id} [delete]
+func handleDeleteTweet(tweets tweetDeleter) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		if err := tweets.Delete(c.UserContext(), id, actor(c)); err != nil {
+			return err
+		}
+		c.Status(fiber.StatusNoContent)
+		return nil
+	}
+}
+
+func decodeTweetText(c *fiber.Ctx) (string, error) {
+	var req tweetRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return "", err
+	}
+	var verr twitter.ValidationError
+	text, ok := req.Text.check("text", &verr)
+	if !ok {
+		return "", &verr
+	}
+	return twitter.NormalizeTweetText(text)
+}

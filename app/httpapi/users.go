@@ -1,0 +1,96 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/twitter-api/twitter-api/app/twitter"
+)
+
+type userCreator interface {
+	Create(ctx context.Context, u twitter.NewUser, keyHash []byte) (twitter.User, error)
+}
+
+type userGetter interface {
+	Get(ctx context.Context, id int64) (twitter.User, error)
+}
+
+// handleCreateUser registers a user and returns its API key, once.
+//
+//	@Summary		Create a user
+//	@Description	Returns the user with its API key. The key is shown only in this response and stored only as a SHA-256 hash.
+//	@Tags			users
+//	@Accept			json
+//	@Produce		json
+//	@Param			user	body		userRequest	true	"The new user"
+//	@Success		201		{object}	createdUserResponse
+//	@Header			201		{string}	Location	"/users/{id}"
+//	@Failure		400		{object}	problem	"Malformed JSON"
+//	@Failure		409		{object}	problem	"Username or email taken"
+//	@Failure		413		{object}	problem	"Body over 1 MiB"
+//	@Failure		415		{object}	problem	"Not JSON"
+//	@Failure		422		{object}	problem	"Invalid username or email"
+//	@Failure		503		{object}	problem	"Database unavailable"
+//	@Router			/users [post]
+func handleCreateUser(users userCreator) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req userRequest
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+		// Type errors come first; rule errors are added for the other fields.
+		var verr twitter.ValidationError
+		username, _ := req.Username.check("username", &verr)
+		email, _ := req.Email.check("email", &verr)
+		nu, err := twitter.NewUser{Username: username, Email: email}.Validate()
+		var rules *twitter.ValidationError
+		if errors.As(err, &rules) {
+			for _, f := range rules.Fields {
+				if !verr.Has(f.Field) {
+					verr.Add(f.Field, f.Message)
+				}
+			}
+		}
+		if err := verr.Err(); err != nil {
+			return err
+		}
+		key, hash := twitter.NewAPIKey()
+		u, err := users.Create(c.UserContext(), nu, hash)
+		if err != nil {
+			return err
+		}
+		c.Location("/users/" + strconv.FormatInt(u.ID, 10))
+		return c.Status(fiber.StatusCreated).JSON(createdUserResponse{
+			ID: u.ID, Username: u.Username, Email: u.Email, CreatedAt: u.CreatedAt.UTC(), APIKey: key,
+		})
+	}
+}
+
+// handleGetUser returns a user's public profile.
+//
+//	@Summary		Get a user
+//	@Description	The public profile: never the email or the API key.
+//	@Tags			users
+//	@Produce		json
+//	@Param			id	path		int	true	"User id"	minimum(1)
+//	@Success		200	{object}	userResponse
+//	@Failure		400	{object}	problem	"Malformed id"
+//	@Failure		404	{object}	problem	"No such user"
+//	@Failure		503	{object}	problem	"Database unavailable"
+//	@Router			/users/{id} [get]
+func handleGetUser(users userGetter) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		u, err := users.Get(c.UserContext(), id)
+		if err != nil {
+			return err
+		}
+		return c.JSON(userResponse{ID: u.ID, Username: u.Username, CreatedAt: u.CreatedAt.UTC()})
+	}
+}

@@ -1,0 +1,83 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/twitter-api/twitter-api/app/twitter"
+)
+
+// uniqueFields names the field behind each unique constraint.
+var uniqueFields = map[string]string{
+	"users_username_key":     "username",
+	"users_email_key":        "email",
+	"users_api_key_hash_key": "api_key",
+}
+
+// mapErr wraps err with op and, where one applies, the domain error, keeping
+// the original for the logs.
+func mapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if domain := domainErr(err); domain != nil {
+		return fmt.Errorf("%s: %w: %w", op, domain, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func domainErr(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return twitter.ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "23505":
+			field, ok := uniqueFields[pgErr.ConstraintName]
+			if !ok {
+				field = pgErr.ConstraintName
+			}
+			return &twitter.ConflictError{Field: field}
+		case pgErr.Code == "23503": // the referenced row is gone
+			return twitter.ErrNotFound
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
+			strings.HasPrefix(pgErr.Code, "53"), // insufficient resources, too many connections
+			pgErr.Code == "57014",               // statement timeout or cancel
+			pgErr.Code == "57P01",               // admin shutdown
+			pgErr.Code == "57P02",               // crash shutdown
+			pgErr.Code == "57P03":               // cannot connect now (starting up)
+			return twitter.ErrUnavailable
+		}
+		return nil
+	}
+	if unavailable(err) {
+		return twitter.ErrUnavailable
+	}
+	return nil
+}
+
+// unavailable reports errors that mean the database could not be reached or
+// did not answer in time, as opposed to rejecting the query.
+func unavailable(err error) bool {
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, io.EOF) ||
+		errors.Is(err, net.ErrClosed) ||
+		errors.As(err, &connectErr) ||
+		errors.As(err, &netErr) ||
+		pgconn.Timeout(err)
+}
+
+func isNotFound(err error) bool { return errors.Is(err, twitter.ErrNotFound) }

@@ -1,0 +1,69 @@
+package twitter
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Errors shared by every layer. The store produces them from database
+// errors; the HTTP layer turns them into statuses in one place.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrUnauthorized = errors.New("missing or unknown API key")
+	// ErrUnknownAPIKey is the ErrUnauthorized of a key that belongs to nobody.
+	ErrUnknownAPIKey = fmt.Errorf("unknown API key: %w", ErrUnauthorized)
+	ErrForbidden    = errors.New("not allowed")
+	// ErrUnavailable means a dependency (the database) did not answer; the
+	// request may succeed if retried later.
+	ErrUnavailable = errors.New("service unavailable")
+)
+
+// ConflictError reports that a unique field already holds the given value.
+type ConflictError struct {
+	Field string
+}
+
+func (e *ConflictError) Error() string { return e.Field + " is already taken" }
+
+// FieldError describes one invalid input field.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+// ValidationError lists every invalid field of an input.
+type ValidationError struct {
+	Fields []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + ": " + f.Message
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// Add records a field error.
+func (e *ValidationError) Add(field, message string) {
+	e.Fields = append(e.Fields, FieldError{Field: field, Message: message})
+}
+
+// Err returns e when it holds at least one field error, else nil.
+func (e *ValidationError) Err() error {
+	if len(e.Fields) == 0 {
+		return nil
+	}
+	return e
+}
+
+// Has reports whether field already has an error.
+func (e *ValidationError) Has(field string) bool {
+	for _, f := range e.Fields {
+		if f.Field == field {
+			return true
+		}
+	}
+	return false
+}

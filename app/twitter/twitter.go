@@ -1,0 +1,64 @@
+// Package twitter is the domain: tweets, users, their rules and the errors
+// every other package speaks. It imports neither Fiber nor Bun.
+package twitter
+
+import "time"
+
+// Tweet is a short public message, optionally written by a User.
+type Tweet struct {
+	ID        int64
+	Text      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Author is nil for anonymous tweets, which anyone may change.
+	Author *Author
+}
+
+// Author is the public part of a User shown with a tweet.
+type Author struct {
+	ID       int64
+	Username string
+}
+
+// User is an account; it authenticates with an API key that is stored only
+// as a hash.
+type User struct {
+	ID        int64
+	Username  string
+	Email     string
+	CreatedAt time.Time
+}
+
+// NewUser is what a client supplies to create a user.
+type NewUser struct {
+	Username string
+	Email    string
+}
+
+// Page selects a slice of an id-ordered list: ids greater than AfterID, at
+// most Limit of them.
+type Page struct {
+	AfterID int64
+	Limit   int
+}
+
+// Pagination bounds.
+const (
+	DefaultPageLimit = 50
+	MaxPageLimit     = 200
+)
+
+// CanModify reports whether actor may change or delete t: tweets without an
+// author are open to everyone, others only to their author.
+func CanModify(t Tweet, actor *User) error {
+	if t.Author == nil {
+		return nil
+	}
+	if actor == nil {
+		return ErrUnauthorized
+	}
+	if actor.ID != t.Author.ID {
+		return ErrForbidden
+	}
+	return nil
+}
