@@ -13,7 +13,7 @@ var (
 	ErrUnauthorized = errors.New("missing or unknown API key")
 	// ErrUnknownAPIKey is the ErrUnauthorized of a key that belongs to nobody.
 	ErrUnknownAPIKey = fmt.Errorf("unknown API key: %w", ErrUnauthorized)
-	ErrForbidden    = errors.New("not allowed")
+	ErrForbidden     = errors.New("not allowed")
 	// ErrUnavailable means a dependency (the database) did not answer; the
 	// request may succeed if retried later.
 	ErrUnavailable = errors.New("service unavailable")
