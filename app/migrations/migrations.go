@@ -7,6 +7,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -43,9 +44,11 @@ type Status struct {
 }
 
 // New returns a Migrator over db.
-func New(db *bun.DB) (*Migrator, error) {
+func New(db *bun.DB) (*Migrator, error) { return newFromFS(db, files) }
+
+func newFromFS(db *bun.DB, fsys fs.FS) (*Migrator, error) {
 	ms := migrate.NewMigrations()
-	if err := ms.Discover(files); err != nil {
+	if err := ms.Discover(fsys); err != nil {
 		return nil, fmt.Errorf("discover migrations: %w", err)
 	}
 	m := migrate.NewMigrator(db, ms,

@@ -26,6 +26,13 @@ type ConflictError struct {
 
 func (e *ConflictError) Error() string { return e.Field + " is already taken" }
 
+// Is matches another ConflictError on the same field, so callers can ask
+// errors.Is(err, &ConflictError{Field: "email"}).
+func (e *ConflictError) Is(target error) bool {
+	t, ok := target.(*ConflictError)
+	return ok && t.Field == e.Field
+}
+
 // FieldError describes one invalid input field.
 type FieldError struct {
 	Field   string

@@ -1,0 +1,83 @@
+package config_test
+
+import (
+	"log/slog"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/twitter-api/twitter-api/app/config"
+)
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+var _ = Describe("Load", func() {
+	It("needs only DATABASE_URL and defaults the rest", func() {
+		c, err := config.Load(env(map[string]string{"DATABASE_URL": "postgres://x"}))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.DatabaseURL).To(Equal("postgres://x"))
+		Expect(c.Port).To(Equal(5000))
+		Expect(c.LogLevel).To(Equal(slog.LevelInfo))
+		Expect(c.LogFormat).To(Equal("json"))
+		Expect(c.DBMaxOpenConns).To(Equal(10))
+		Expect(c.DBQueryTimeout).To(Equal(5 * time.Second))
+		Expect(c.ShutdownTimeout).To(Equal(15 * time.Second))
+	})
+
+	It("reads every variable", func() {
+		c, err := config.Load(env(map[string]string{
+			"DATABASE_URL": "postgres://y", "PORT": "8080", "LOG_LEVEL": "debug", "LOG_FORMAT": "text",
+			"DB_MAX_OPEN_CONNS": "20", "DB_MAX_IDLE_CONNS": "20", "DB_CONN_MAX_LIFETIME": "1h",
+			"DB_QUERY_TIMEOUT": "250ms", "HTTP_READ_TIMEOUT": "1s", "HTTP_WRITE_TIMEOUT": "2s",
+			"HTTP_IDLE_TIMEOUT": "3s", "SHUTDOWN_TIMEOUT": "4s",
+		}))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c).To(Equal(config.Config{
+			DatabaseURL: "postgres://y", Port: 8080, LogLevel: slog.LevelDebug, LogFormat: "text",
+			DBMaxOpenConns: 20, DBMaxIdleConns: 20, DBConnMaxLifetime: time.Hour,
+			DBQueryTimeout: 250 * time.Millisecond, HTTPReadTimeout: time.Second, HTTPWriteTimeout: 2 * time.Second,
+			HTTPIdleTimeout: 3 * time.Second, ShutdownTimeout: 4 * time.Second,
+		}))
+	})
+
+	It("names what is missing", func() {
+		_, err := config.Load(env(nil))
+		Expect(err).To(MatchError(ContainSubstring("DATABASE_URL is required")))
+	})
+
+	It("names every invalid variable at once", func() {
+		_, err := config.Load(env(map[string]string{
+			"PORT": "http", "LOG_LEVEL": "loud", "DB_QUERY_TIMEOUT": "5", "LOG_FORMAT": "xml",
+		}))
+		Expect(err).To(HaveOccurred())
+		for _, name := range []string{"DATABASE_URL", "PORT", "LOG_LEVEL", "DB_QUERY_TIMEOUT", "LOG_FORMAT"} {
+			Expect(err.Error()).To(ContainSubstring(name))
+		}
+	})
+
+	DescribeTable("rejects out-of-range values",
+		func(name, value string) {
+			_, err := config.Load(env(map[string]string{"DATABASE_URL": "postgres://x", name: value}))
+			Expect(err).To(MatchError(ContainSubstring(name)))
+		},
+		Entry("port 0", "PORT", "0"),
+		Entry("port 70000", "PORT", "70000"),
+		Entry("a negative duration", "SHUTDOWN_TIMEOUT", "-1s"),
+		Entry("no connections", "DB_MAX_OPEN_CONNS", "0"),
+		Entry("more idle than open connections", "DB_MAX_IDLE_CONNS", "11"),
+	)
+})
+
+var _ = Describe("LoadPort", func() {
+	It("needs no database", func() {
+		Expect(config.LoadPort(env(map[string]string{"PORT": "5001"}))).To(Equal(5001))
+		Expect(config.LoadPort(env(nil))).To(Equal(5000))
+	})
+	It("names a bad PORT", func() {
+		_, err := config.LoadPort(env(map[string]string{"PORT": "x"}))
+		Expect(err).To(MatchError(ContainSubstring("PORT")))
+	})
+})

@@ -1,0 +1,65 @@
+package testdb
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2" //nolint:revive // Ginkgo's DSL reads best unqualified
+	. "github.com/onsi/gomega"    //nolint:revive
+
+	"github.com/twitter-api/twitter-api/app/store"
+)
+
+// Handle is a process's database; its fields are set before the first spec.
+type Handle struct {
+	DB       *store.DB
+	DSN      string // URL of this process's database
+	AdminURL string // TEST_DATABASE_URL
+	name     string
+	template string
+}
+
+// Suite wires a Ginkgo suite to its own databases: process 1 creates a
+// migrated template, every process clones it, and each spec starts from
+// empty tables. Call it once, at the top level of a suite's test files:
+//
+//	var tdb = testdb.Suite("store")
+func Suite(prefix string) *Handle {
+	h := &Handle{}
+	SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
+		u, err := AdminURL()
+		Expect(err).NotTo(HaveOccurred())
+		tpl := UniqueName("tw_"+prefix) + "_tpl"
+		Expect(CreateTemplate(ctx, u, tpl)).To(Succeed())
+		return []byte(tpl)
+	}, func(ctx SpecContext, tpl []byte) {
+		var err error
+		h.AdminURL, err = AdminURL()
+		Expect(err).NotTo(HaveOccurred())
+		h.template = string(tpl)
+		h.name = strings.TrimSuffix(h.template, "_tpl") + "_p" + strconv.Itoa(GinkgoParallelProcess())
+		h.DSN, err = Clone(ctx, h.AdminURL, h.template, h.name)
+		Expect(err).NotTo(HaveOccurred())
+		h.DB, err = store.Open(h.DSN, store.Options{MaxOpenConns: 20, MaxIdleConns: 5, QueryTimeout: 10 * time.Second})
+		Expect(err).NotTo(HaveOccurred())
+	}, NodeTimeout(2*time.Minute))
+
+	SynchronizedAfterSuite(func(ctx SpecContext) {
+		if h.DB != nil {
+			_ = h.DB.Close()
+		}
+		if h.name != "" {
+			Expect(Drop(ctx, h.AdminURL, h.name)).To(Succeed())
+		}
+	}, func(ctx SpecContext) {
+		if h.template != "" {
+			Expect(Drop(ctx, h.AdminURL, h.template)).To(Succeed())
+		}
+	}, NodeTimeout(time.Minute))
+
+	BeforeEach(func(ctx SpecContext) {
+		Expect(Truncate(ctx, h.DB)).To(Succeed())
+	})
+	return h
+}

@@ -1,0 +1,122 @@
+// Package testdb gives test suites real PostgreSQL databases: a migrated
+// template per suite, cloned into one database per parallel Ginkgo process.
+// TEST_DATABASE_URL names a server and a role allowed to create databases.
+package testdb
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/twitter-api/twitter-api/app/migrations"
+	"github.com/twitter-api/twitter-api/app/store"
+)
+
+// EnvVar holds the admin connection URL, e.g.
+// postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable
+const EnvVar = "TEST_DATABASE_URL"
+
+// AdminURL returns TEST_DATABASE_URL or explains how to set it.
+func AdminURL() (string, error) {
+	u := os.Getenv(EnvVar)
+	if u == "" {
+		return "", fmt.Errorf("%s is not set: point it at a PostgreSQL server whose user may create databases, "+
+			"e.g. postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable, or run `make test`", EnvVar)
+	}
+	return u, nil
+}
+
+// WithDatabase returns dsn with its database name replaced by name.
+func WithDatabase(dsn, name string) (string, error) {
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", fmt.Errorf("%s must be a postgres:// URL", EnvVar)
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+// UniqueName returns prefix plus a random suffix, a valid database name.
+func UniqueName(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + "_" + hex.EncodeToString(b)
+}
+
+// CreateEmpty creates database name with no tables.
+func CreateEmpty(ctx context.Context, adminURL, name string) error {
+	return admin(ctx, adminURL, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+}
+
+// CreateTemplate creates database name and applies every migration to it.
+func CreateTemplate(ctx context.Context, adminURL, name string) error {
+	if err := CreateEmpty(ctx, adminURL, name); err != nil {
+		return err
+	}
+	dsn, err := WithDatabase(adminURL, name)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(dsn, store.Options{MaxOpenConns: 2, MaxIdleConns: 0, QueryTimeout: 30 * time.Second})
+	if err != nil {
+		return err
+	}
+	// Closed before cloning: PostgreSQL refuses to copy a database in use.
+	defer db.Close()
+	m, err := migrations.New(db.DB)
+	if err != nil {
+		return err
+	}
+	_, err = m.Up(ctx)
+	return err
+}
+
+// Clone creates database name as a copy of template and returns its URL.
+func Clone(ctx context.Context, adminURL, template, name string) (string, error) {
+	stmt := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize() + " TEMPLATE " + pgx.Identifier{template}.Sanitize()
+	var err error
+	for attempt := 0; attempt < 50; attempt++ {
+		err = admin(ctx, adminURL, stmt)
+		var pgErr *pgconn.PgError
+		// 55006: another process is copying the template this instant.
+		if !errors.As(err, &pgErr) || pgErr.Code != "55006" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return "", err
+	}
+	return WithDatabase(adminURL, name)
+}
+
+// Drop removes database name, disconnecting anyone still using it.
+func Drop(ctx context.Context, adminURL, name string) error {
+	return admin(ctx, adminURL, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+}
+
+// Truncate empties every table and restarts their id sequences.
+func Truncate(ctx context.Context, db *store.DB) error {
+	_, err := db.ExecContext(ctx, "TRUNCATE tweets, users RESTART IDENTITY CASCADE")
+	return err
+}
+
+func admin(ctx context.Context, adminURL, stmt string) error {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", EnvVar, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("%s: %w", stmt, err)
+	}
+	return nil
+}

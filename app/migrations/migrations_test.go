@@ -1,0 +1,166 @@
+package migrations_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing/fstest"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/twitter-api/twitter-api/app/internal/testdb"
+	"github.com/twitter-api/twitter-api/app/migrations"
+	"github.com/twitter-api/twitter-api/app/store"
+)
+
+var all = []string{"20261126000001_create_users", "20261126000002_create_tweets"}
+
+var _ = Describe("Migrator", func() {
+	var (
+		dsn string
+		db  *store.DB
+		m   *migrations.Migrator
+	)
+
+	// Each spec gets an empty database of its own: migrations start from nothing.
+	BeforeEach(func(ctx SpecContext) {
+		admin, err := testdb.AdminURL()
+		Expect(err).NotTo(HaveOccurred())
+		name := testdb.UniqueName("tw_migrations")
+		Expect(testdb.CreateEmpty(ctx, admin, name)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) { Expect(testdb.Drop(ctx, admin, name)).To(Succeed()) })
+		dsn, err = testdb.WithDatabase(admin, name)
+		Expect(err).NotTo(HaveOccurred())
+		db = open(dsn)
+		m, err = migrations.New(db.DB)
+		Expect(err).NotTo(HaveOccurred())
+	})
+
+	tables := func(ctx context.Context) []string {
+		var names []string
+		Expect(db.NewSelect().Table("pg_tables").Column("tablename").
+			Where("schemaname = 'public' AND tablename NOT LIKE 'bun_%'").Scan(ctx, &names)).To(Succeed())
+		return names
+	}
+
+	It("goes up, down and up again", func(ctx SpecContext) {
+		Expect(m.Up(ctx)).To(Equal(all))
+		Expect(tables(ctx)).To(ConsistOf("users", "tweets"))
+		Expect(m.Up(ctx)).To(BeEmpty())
+
+		Expect(m.Down(ctx)).To(Equal([]string{all[1], all[0]}))
+		Expect(tables(ctx)).To(BeEmpty())
+
+		Expect(m.Up(ctx)).To(Equal(all))
+		Expect(tables(ctx)).To(ConsistOf("users", "tweets"))
+	})
+
+	It("reports each migration's status", func(ctx SpecContext) {
+		st, err := m.Status(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(st).To(HaveLen(2))
+		Expect(st[0].Applied).To(BeFalse())
+
+		Expect(m.Up(ctx)).To(HaveLen(2))
+		st, err = m.Status(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(st).To(HaveEach(HaveField("Applied", BeTrue())))
+		Expect(st[0].Name).To(Equal(all[0]))
+		Expect(st[1].AppliedAt).To(BeTemporally("~", time.Now(), time.Minute))
+	})
+
+	It("lets several replicas migrate at once, applying each migration once", func(ctx SpecContext) {
+		const replicas = 6
+		var wg sync.WaitGroup
+		applied := make(chan []string, replicas)
+		for range replicas {
+			wg.Go(func() {
+				defer GinkgoRecover()
+				rm, err := migrations.New(open(dsn).DB) // a process of its own: own pool
+				Expect(err).NotTo(HaveOccurred())
+				names, err := rm.Up(ctx)
+				Expect(err).NotTo(HaveOccurred())
+				applied <- names
+			})
+		}
+		wg.Wait()
+		close(applied)
+		var total []string
+		for names := range applied {
+			total = append(total, names...)
+		}
+		Expect(total).To(ConsistOf(all))
+
+		var rows int
+		Expect(db.NewSelect().Table("bun_migrations").ColumnExpr("count(*)").Scan(ctx, &rows)).To(Succeed())
+		Expect(rows).To(Equal(len(all)))
+	})
+
+	It("marks a failing migration unapplied and rolls back its changes", func(ctx SpecContext) {
+		broken := fstest.MapFS{
+			"1_good.tx.up.sql":   {Data: []byte("CREATE TABLE good (id int);")},
+			"1_good.tx.down.sql": {Data: []byte("DROP TABLE good;")},
+			"2_bad.tx.up.sql":    {Data: []byte("CREATE TABLE half (id int);\n--bun:split\nSELECT 1/0;")},
+			"2_bad.tx.down.sql":  {Data: []byte("DROP TABLE half;")},
+		}
+		bm, err := migrations.NewFromFS(db.DB, broken)
+		Expect(err).NotTo(HaveOccurred())
+		names, err := bm.Up(ctx)
+		Expect(err).To(MatchError(ContainSubstring("division by zero")))
+		Expect(names).To(ContainElement("1_good"))
+		Expect(tables(ctx)).To(ConsistOf("good"), "the failed migration's table is rolled back")
+
+		st, err := bm.Status(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(st).To(HaveLen(2))
+		Expect(st[0].Applied).To(BeTrue())
+		Expect(st[1].Applied).To(BeFalse())
+	})
+
+	It("releases its lock when a caller gives up waiting", func(ctx SpecContext) {
+		gone, cancel := context.WithCancel(ctx)
+		cancel()
+		_, err := m.Up(gone)
+		Expect(err).To(HaveOccurred())
+		Expect(m.Up(ctx)).To(Equal(all))
+	})
+})
+
+var _ = Describe("Create", func() {
+	It("writes an empty transactional up/down pair", func() {
+		dir := GinkgoT().TempDir()
+		at := time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)
+		paths, err := migrations.Create(dir, "add_likes", at)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(paths).To(Equal([]string{
+			filepath.Join(dir, "20270102030405_add_likes.tx.up.sql"),
+			filepath.Join(dir, "20270102030405_add_likes.tx.down.sql"),
+		}))
+		for _, p := range paths {
+			Expect(os.ReadFile(p)).To(ContainSubstring("add_likes"))
+		}
+		_, err = migrations.Create(dir, "add_likes", at)
+		Expect(err).To(MatchError(ContainSubstring("exists")), "never overwrites a migration")
+	})
+
+	DescribeTable("refuses names that would make odd file names",
+		func(name string) {
+			_, err := migrations.Create(GinkgoT().TempDir(), name, time.Now())
+			Expect(err).To(MatchError(ContainSubstring("lower-case")))
+		},
+		Entry("empty", ""),
+		Entry("spaces", "add likes"),
+		Entry("a path", "../evil"),
+		Entry("upper case", "AddLikes"),
+	)
+})
+
+func open(dsn string) *store.DB {
+	db, err := store.Open(dsn, store.Options{MaxOpenConns: 4, MaxIdleConns: 1, QueryTimeout: 30 * time.Second})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(db.Close)
+	return db
+}

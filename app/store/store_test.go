@@ -1,0 +1,311 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/twitter-api/twitter-api/app/internal/testdb"
+	"github.com/twitter-api/twitter-api/app/store"
+	"github.com/twitter-api/twitter-api/app/twitter"
+)
+
+var _ = Describe("Tweets and Users", func() {
+	var (
+		tweets *store.Tweets
+		users  *store.Users
+	)
+
+	BeforeEach(func() {
+		tweets = store.NewTweets(tdb.DB)
+		users = store.NewUsers(tdb.DB)
+	})
+
+	newUser := func(ctx context.Context, name string) (twitter.User, string) {
+		key, hash := twitter.NewAPIKey()
+		u, err := users.Create(ctx, twitter.NewUser{Username: name, Email: name + "@example.com"}, hash)
+		Expect(err).NotTo(HaveOccurred())
+		return u, key
+	}
+
+	Describe("Create and Get", func() {
+		It("stores an anonymous tweet", func(ctx SpecContext) {
+			t, err := tweets.Create(ctx, "hello", nil)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(t.ID).To(BeNumerically(">", 0))
+			Expect(t.Author).To(BeNil())
+			Expect(t.CreatedAt).To(BeTemporally("~", time.Now(), 5*time.Second))
+			Expect(t.CreatedAt.Location()).To(Equal(time.UTC))
+
+			got, err := tweets.Get(ctx, t.ID)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(got).To(Equal(t))
+		})
+
+		It("stores the author and returns it on read", func(ctx SpecContext) {
+			u, _ := newUser(ctx, "ada")
+			t, err := tweets.Create(ctx, "mine", &u)
+			Expect(err).NotTo(HaveOccurred())
+			got, err := tweets.Get(ctx, t.ID)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(got.Author).To(Equal(&twitter.Author{ID: u.ID, Username: "ada"}))
+		})
+
+		It("reports a missing tweet as ErrNotFound", func(ctx SpecContext) {
+			_, err := tweets.Get(ctx, 12345)
+			Expect(err).To(MatchError(twitter.ErrNotFound))
+		})
+
+		It("refuses an author that does not exist", func(ctx SpecContext) {
+			_, err := tweets.Create(ctx, "ghost", &twitter.User{ID: 999})
+			Expect(err).To(MatchError(twitter.ErrNotFound))
+		})
+
+		It("keeps every acknowledged tweet under concurrent creates", func(ctx SpecContext) {
+			const n = 64
+			var wg sync.WaitGroup
+			ids := make(chan int64, n)
+			for i := range n {
+				wg.Go(func() {
+					defer GinkgoRecover()
+					t, err := tweets.Create(ctx, fmt.Sprintf("tweet %d", i), nil)
+					Expect(err).NotTo(HaveOccurred())
+					ids <- t.ID
+				})
+			}
+			wg.Wait()
+			close(ids)
+			seen := map[int64]bool{}
+			for id := range ids {
+				Expect(seen).NotTo(HaveKey(id))
+				seen[id] = true
+				_, err := tweets.Get(ctx, id)
+				Expect(err).NotTo(HaveOccurred())
+			}
+			Expect(seen).To(HaveLen(n))
+		})
+	})
+
+	Describe("List", func() {
+		BeforeEach(func(ctx SpecContext) {
+			for i := 1; i <= 5; i++ {
+				_, err := tweets.Create(ctx, fmt.Sprintf("t%d", i), nil)
+				Expect(err).NotTo(HaveOccurred())
+			}
+		})
+
+		texts := func(ts []twitter.Tweet) []string {
+			out := make([]string, len(ts))
+			for i, t := range ts {
+				out[i] = t.Text
+			}
+			return out
+		}
+
+		It("pages through all tweets in id order", func(ctx SpecContext) {
+			page, more, err := tweets.List(ctx, twitter.Page{Limit: 2})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(texts(page)).To(Equal([]string{"t1", "t2"}))
+			Expect(more).To(BeTrue())
+
+			page, more, err = tweets.List(ctx, twitter.Page{Limit: 2, AfterID: page[1].ID})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(texts(page)).To(Equal([]string{"t3", "t4"}))
+			Expect(more).To(BeTrue())
+
+			page, more, err = tweets.List(ctx, twitter.Page{Limit: 2, AfterID: page[1].ID})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(texts(page)).To(Equal([]string{"t5"}))
+			Expect(more).To(BeFalse())
+		})
+
+		It("says no more when the page is exactly full", func(ctx SpecContext) {
+			page, more, err := tweets.List(ctx, twitter.Page{Limit: 5})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(page).To(HaveLen(5))
+			Expect(more).To(BeFalse())
+		})
+
+		It("returns an empty page past the end", func(ctx SpecContext) {
+			page, more, err := tweets.List(ctx, twitter.Page{Limit: 5, AfterID: 1 << 62})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(page).To(BeEmpty())
+			Expect(more).To(BeFalse())
+		})
+
+		It("lists one user's tweets only", func(ctx SpecContext) {
+			u, _ := newUser(ctx, "grace")
+			_, err := tweets.Create(ctx, "g1", &u)
+			Expect(err).NotTo(HaveOccurred())
+			page, more, err := tweets.ListByUser(ctx, u.ID, twitter.Page{Limit: 10})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(texts(page)).To(Equal([]string{"g1"}))
+			Expect(more).To(BeFalse())
+		})
+
+		It("reports an unknown user as ErrNotFound", func(ctx SpecContext) {
+			_, _, err := tweets.ListByUser(ctx, 4242, twitter.Page{Limit: 10})
+			Expect(err).To(MatchError(twitter.ErrNotFound))
+		})
+	})
+
+	Describe("Update and Delete", func() {
+		var (
+			owner, other twitter.User
+			owned, anon  twitter.Tweet
+		)
+
+		BeforeEach(func(ctx SpecContext) {
+			owner, _ = newUser(ctx, "owner")
+			other, _ = newUser(ctx, "other")
+			var err error
+			owned, err = tweets.Create(ctx, "owned", &owner)
+			Expect(err).NotTo(HaveOccurred())
+			anon, err = tweets.Create(ctx, "anon", nil)
+			Expect(err).NotTo(HaveOccurred())
+		})
+
+		It("lets the author update and moves updated_at", func(ctx SpecContext) {
+			t, err := tweets.Update(ctx, owned.ID, "changed", &owner)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(t.Text).To(Equal("changed"))
+			Expect(t.Author).To(Equal(&twitter.Author{ID: owner.ID, Username: "owner"}))
+			Expect(t.UpdatedAt).To(BeTemporally(">", owned.UpdatedAt))
+			Expect(t.CreatedAt).To(Equal(owned.CreatedAt))
+			got, _ := tweets.Get(ctx, owned.ID)
+			Expect(got.Text).To(Equal("changed"))
+		})
+
+		It("refuses anonymous and foreign changes to an owned tweet", func(ctx SpecContext) {
+			_, err := tweets.Update(ctx, owned.ID, "x", nil)
+			Expect(err).To(MatchError(twitter.ErrUnauthorized))
+			_, err = tweets.Update(ctx, owned.ID, "x", &other)
+			Expect(err).To(MatchError(twitter.ErrForbidden))
+			Expect(tweets.Delete(ctx, owned.ID, nil)).To(MatchError(twitter.ErrUnauthorized))
+			Expect(tweets.Delete(ctx, owned.ID, &other)).To(MatchError(twitter.ErrForbidden))
+			got, err := tweets.Get(ctx, owned.ID)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(got.Text).To(Equal("owned"))
+		})
+
+		It("lets anyone change an anonymous tweet", func(ctx SpecContext) {
+			_, err := tweets.Update(ctx, anon.ID, "by anyone", nil)
+			Expect(err).NotTo(HaveOccurred())
+			_, err = tweets.Update(ctx, anon.ID, "by other", &other)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(tweets.Delete(ctx, anon.ID, &other)).To(Succeed())
+			_, err = tweets.Get(ctx, anon.ID)
+			Expect(err).To(MatchError(twitter.ErrNotFound))
+		})
+
+		It("lets the author delete", func(ctx SpecContext) {
+			Expect(tweets.Delete(ctx, owned.ID, &owner)).To(Succeed())
+			Expect(tweets.Delete(ctx, owned.ID, &owner)).To(MatchError(twitter.ErrNotFound))
+		})
+
+		It("reports a missing tweet as ErrNotFound", func(ctx SpecContext) {
+			_, err := tweets.Update(ctx, 999, "x", &owner)
+			Expect(err).To(MatchError(twitter.ErrNotFound))
+		})
+	})
+
+	Describe("Users", func() {
+		It("creates and reads a user", func(ctx SpecContext) {
+			u, _ := newUser(ctx, "Linus")
+			got, err := users.Get(ctx, u.ID)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(got).To(Equal(u))
+			Expect(got.Username).To(Equal("Linus"))
+		})
+
+		It("rejects a username taken in another case", func(ctx SpecContext) {
+			newUser(ctx, "Linus")
+			_, hash := twitter.NewAPIKey()
+			_, err := users.Create(ctx, twitter.NewUser{Username: "LINUS", Email: "other@example.com"}, hash)
+			Expect(err).To(MatchError(&twitter.ConflictError{Field: "username"}))
+		})
+
+		It("rejects an email taken in another case", func(ctx SpecContext) {
+			newUser(ctx, "linus")
+			_, hash := twitter.NewAPIKey()
+			_, err := users.Create(ctx, twitter.NewUser{Username: "torvalds", Email: "LINUS@EXAMPLE.COM"}, hash)
+			Expect(err).To(MatchError(&twitter.ConflictError{Field: "email"}))
+		})
+
+		It("finds a user by API key and refuses others", func(ctx SpecContext) {
+			u, key := newUser(ctx, "keyed")
+			got, err := users.ByAPIKey(ctx, key)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(got.ID).To(Equal(u.ID))
+
+			unknown, _ := twitter.NewAPIKey()
+			_, err = users.ByAPIKey(ctx, unknown)
+			Expect(err).To(MatchError(twitter.ErrUnauthorized))
+			_, err = users.ByAPIKey(ctx, "garbage")
+			Expect(err).To(MatchError(twitter.ErrUnauthorized))
+		})
+
+		It("stores the key's hash, never the key", func(ctx SpecContext) {
+			u, key := newUser(ctx, "hashed")
+			var stored []byte
+			Expect(tdb.DB.NewSelect().Table("users").Column("api_key_hash").Where("id = ?", u.ID).Scan(ctx, &stored)).To(Succeed())
+			Expect(stored).To(Equal(twitter.HashAPIKey(key)))
+			var cols []string
+			Expect(tdb.DB.NewSelect().Table("information_schema.columns").Column("column_name").
+				Where("table_name = 'users'").Scan(ctx, &cols)).To(Succeed())
+			Expect(cols).To(ConsistOf("id", "username", "email", "api_key_hash", "created_at"))
+		})
+
+		It("reports a missing user as ErrNotFound", func(ctx SpecContext) {
+			_, err := users.Get(ctx, 31337)
+			Expect(err).To(MatchError(twitter.ErrNotFound))
+		})
+	})
+
+	Describe("when the database goes away", func() {
+		var (
+			proxy *testdb.Proxy
+			db    *store.DB
+		)
+
+		BeforeEach(func() {
+			var dsn string
+			var err error
+			proxy, dsn, err = testdb.ProxyFor(tdb.DSN)
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(proxy.Close)
+			db, err = store.Open(dsn, store.Options{MaxOpenConns: 4, MaxIdleConns: 4, QueryTimeout: 2 * time.Second})
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(db.Close)
+		})
+
+		It("reports ErrUnavailable, then recovers on its own", func(ctx SpecContext) {
+			s := store.NewTweets(db)
+			t, err := s.Create(ctx, "before", nil)
+			Expect(err).NotTo(HaveOccurred())
+
+			proxy.Down()
+			_, err = s.Get(ctx, t.ID)
+			Expect(err).To(MatchError(twitter.ErrUnavailable))
+			Expect(db.Ping(ctx)).To(MatchError(twitter.ErrUnavailable))
+
+			Expect(proxy.Up()).To(Succeed())
+			Eventually(func(ctx context.Context) (string, error) {
+				got, err := s.Get(ctx, t.ID)
+				return got.Text, err
+			}).WithContext(ctx).Should(Equal("before"))
+		})
+
+		It("reports a query that outlives its timeout as ErrUnavailable", func(ctx SpecContext) {
+			proxy.Down()
+			Expect(proxy.Up()).To(Succeed())
+			proxy.SetDelay(3 * time.Second) // longer than the 2 s query timeout
+			_, err := store.NewTweets(db).Get(ctx, 1)
+			Expect(err).To(MatchError(twitter.ErrUnavailable))
+		})
+	})
+})
