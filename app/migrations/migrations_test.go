@@ -4,8 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"testing/fstest"
 	"sync"
+	"testing/fstest"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
