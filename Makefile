@@ -1,0 +1,141 @@
+# twitter-api developer commands. `make` alone lists them.
+# Needs only Docker (with Compose v2) and GNU Make.
+
+.DEFAULT_GOAL := help
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+MAKEFLAGS += --no-print-directory
+
+# .env (optional, git-ignored) overrides the defaults below; so does the
+# command line, e.g. `make up API_PORT=5050`.
+-include .env
+
+API_PORT      ?= 5000
+DB_PORT       ?= 5432
+POSTGRES_USER ?= twitter
+POSTGRES_DB   ?= twitter
+IMAGE         ?= twitter-api:latest
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# Containers run as you, so files they write into the tree are yours.
+HOST_UID      ?= $(shell id -u)
+HOST_GID      ?= $(shell id -g)
+export API_PORT DB_PORT HOST_UID HOST_GID IMAGE VERSION
+
+DEV  := docker compose -f compose.dev.yml
+TEST := docker compose -f compose.test.yml
+# One-off commands in the dev image, without starting the stack.
+TOOL := $(DEV) run --rm --no-deps -T migrate
+
+##@ Everyday
+
+.PHONY: help
+help: ## List the targets (this text)
+	@awk 'BEGIN {FS = ":.*## "} \
+		/^##@/ {printf "\n%s\n", substr($$0, 5)} \
+		/^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo
+
+.PHONY: dev
+dev: ## Start db + API with live reload, attached to the logs (Ctrl-C stops)
+	$(DEV) up --build --remove-orphans --attach api --attach migrate
+
+.PHONY: up
+up: ## Start the stack in the background; returns once the API is healthy
+	$(DEV) up --build --remove-orphans --detach --wait
+	@echo "API ready on http://localhost:$(API_PORT) (Swagger UI: http://localhost:$(API_PORT)/)"
+
+.PHONY: down
+down: ## Stop the stack (data and caches are kept)
+	$(DEV) down --remove-orphans
+
+.PHONY: logs
+logs: ## Follow the stack's logs
+	$(DEV) logs --follow --tail=100
+
+.PHONY: ps
+ps: ## Show the stack's containers and their health
+	$(DEV) ps --all
+
+.PHONY: test
+test: ## Run every Ginkgo suite in containers against a throwaway PostgreSQL
+	@bash devtools/test.sh
+
+##@ Database
+
+.PHONY: psql
+psql: ## Open psql in the dev database
+	@$(DEV) up --detach --wait db
+	$(DEV) exec db psql -U $(POSTGRES_USER) -d $(POSTGRES_DB)
+
+.PHONY: migrate
+migrate: ## Apply pending migrations
+	$(DEV) run --rm migrate
+
+.PHONY: rollback
+rollback: ## Roll back the last applied group of migrations
+	$(DEV) run --rm migrate go run ./app/cmd/api migrate down
+
+.PHONY: migrate-status
+migrate-status: ## List migrations and whether each is applied
+	$(DEV) run --rm migrate go run ./app/cmd/api migrate status
+
+.PHONY: migration
+migration: ## Create an empty SQL migration pair: make migration name=add_likes
+	@test -n "$(name)" || { echo "usage: make migration name=add_likes" >&2; exit 2; }
+	$(TOOL) go run ./app/cmd/api migrate create $(name)
+
+.PHONY: seed
+seed: ## Load sample users and tweets (idempotent)
+	@$(DEV) up --detach --wait db
+	@$(DEV) run --rm migrate >/dev/null
+	$(DEV) exec -T db psql -q -v ON_ERROR_STOP=1 -U $(POSTGRES_USER) -d $(POSTGRES_DB) < devtools/seed.sql
+
+##@ Code
+
+.PHONY: docs
+docs: ## Regenerate the OpenAPI docs in docs/ with swag
+	$(TOOL) sh devtools/swag.sh
+
+.PHONY: docs-check
+docs-check: ## Fail when docs/ differs from what swag generates
+	$(TOOL) sh devtools/docs-check.sh
+
+.PHONY: lint
+lint: ## gofmt, go vet and go mod tidy checks
+	$(TOOL) sh devtools/lint.sh
+
+##@ Release
+
+.PHONY: image
+image: ## Build the release image ($(IMAGE))
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+	@docker image inspect $(IMAGE) --format 'built {{index .RepoTags 0}}: {{.Size}} bytes'
+
+.PHONY: smoke
+smoke: image ## Run the release image with its own database and call it
+	@bash devtools/smoke.sh
+
+.PHONY: e2e
+e2e: ## Run the Postman collection with newman against the dev stack (starts it)
+	@$(DEV) ps --status running --services 2>/dev/null | grep -qx api || $(MAKE) up
+	BASE_URL=http://localhost:$(API_PORT) bash devtools/e2e.sh
+
+##@ Benchmarks
+
+.PHONY: bench-reload
+bench-reload: ## Measure save-to-serving reload time against the bare build
+	@bash devtools/bench-reload.sh
+
+##@ Cleaning
+
+.PHONY: clean
+clean: ## Remove containers, the dev database volume and build output (keeps Go caches)
+	$(DEV) down --remove-orphans
+	$(TEST) down --remove-orphans
+	docker volume rm --force twitter-api_pgdata >/dev/null
+	rm -rf tmp reports
+
+.PHONY: clean-all
+clean-all: clean ## Also remove the Go module and build caches and built images
+	-docker volume rm twitter-api-gomod twitter-api-gocache
+	-docker image rm $(IMAGE) twitter-api-dev twitter-api-test

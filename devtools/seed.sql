@@ -1,0 +1,38 @@
+-- Sample data for the dev database: make seed. Idempotent: rerunning
+-- inserts nothing twice. The API keys are for local use only; they are
+-- printed below so you can try authenticated calls.
+BEGIN;
+
+CREATE TEMP TABLE seed_users (username text, email text, api_key text) ON COMMIT DROP;
+INSERT INTO seed_users VALUES
+    ('ada', 'ada@example.com', 'tw_seed_ada_dev_only_key_000000000000000000000'),
+    ('grace', 'grace@example.com', 'tw_seed_grace_dev_only_key_0000000000000000000'),
+    ('linus', 'linus@example.com', 'tw_seed_linus_dev_only_key_0000000000000000000');
+
+INSERT INTO users (username, email, api_key_hash)
+SELECT username, email, sha256(convert_to(api_key, 'UTF8'))
+FROM seed_users
+ON CONFLICT DO NOTHING;
+
+INSERT INTO tweets (text, user_id)
+SELECT s.text, u.id
+FROM (VALUES
+    ('ada',   'The Analytical Engine weaves algebraic patterns just as the Jacquard loom weaves flowers and leaves.'),
+    ('ada',   'That brain of mine is something more than merely mortal; as time will show.'),
+    ('grace', 'The most dangerous phrase in the language is: we have always done it this way.'),
+    ('grace', 'It is often easier to ask for forgiveness than to ask for permission.'),
+    ('linus', 'Talk is cheap. Show me the code.'),
+    (NULL,    'Goodbye World! (an anonymous tweet: anyone may edit it)')
+) AS s(username, text)
+LEFT JOIN users u ON lower(u.username) = s.username
+WHERE NOT EXISTS (
+    SELECT 1 FROM tweets t
+    WHERE t.text = s.text AND t.user_id IS NOT DISTINCT FROM u.id
+);
+
+\echo 'Seeded users (dev-only API keys):'
+SELECT u.id, u.username, s.api_key
+FROM seed_users s JOIN users u ON lower(u.username) = s.username
+ORDER BY u.id;
+SELECT count(*) AS tweets FROM tweets;
+COMMIT;
