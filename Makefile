@@ -26,6 +26,13 @@ TEST := docker compose -f compose.test.yml
 # One-off commands in the dev image, without starting the stack.
 TOOL := $(DEV) run --rm --no-deps -T migrate
 
+# The Go module and build caches outlive every stack: warm rebuilds after
+# make down, make clean, or a test run. Creating them is idempotent.
+CACHE_VOLUMES := twitter-api-gomod twitter-api-gocache
+define ensure-volumes
+	@for v in $(CACHE_VOLUMES); do docker volume inspect $$v >/dev/null 2>&1 || docker volume create $$v >/dev/null; done
+endef
+
 ##@ Everyday
 
 .PHONY: help
@@ -37,10 +44,12 @@ help: ## List the targets (this text)
 
 .PHONY: dev
 dev: ## Start db + API with live reload, attached to the logs (Ctrl-C stops)
+	$(ensure-volumes)
 	$(DEV) up --build --remove-orphans --attach api --attach migrate
 
 .PHONY: up
 up: ## Start the stack in the background; returns once the API is healthy
+	$(ensure-volumes)
 	$(DEV) up --build --remove-orphans --detach --wait
 	@echo "API ready on http://localhost:$(API_PORT) (Swagger UI: http://localhost:$(API_PORT)/)"
 
@@ -64,28 +73,34 @@ test: ## Run every Ginkgo suite in containers against a throwaway PostgreSQL
 
 .PHONY: psql
 psql: ## Open psql in the dev database
+	$(ensure-volumes)
 	@$(DEV) up --detach --wait db
 	$(DEV) exec db psql -U $(POSTGRES_USER) -d $(POSTGRES_DB)
 
 .PHONY: migrate
 migrate: ## Apply pending migrations
+	$(ensure-volumes)
 	$(DEV) run --rm migrate
 
 .PHONY: rollback
 rollback: ## Roll back the last applied group of migrations
+	$(ensure-volumes)
 	$(DEV) run --rm migrate go run ./app/cmd/api migrate down
 
 .PHONY: migrate-status
 migrate-status: ## List migrations and whether each is applied
+	$(ensure-volumes)
 	$(DEV) run --rm migrate go run ./app/cmd/api migrate status
 
 .PHONY: migration
 migration: ## Create an empty SQL migration pair: make migration name=add_likes
+	$(ensure-volumes)
 	@test -n "$(name)" || { echo "usage: make migration name=add_likes" >&2; exit 2; }
 	$(TOOL) go run ./app/cmd/api migrate create $(name)
 
 .PHONY: seed
 seed: ## Load sample users and tweets (idempotent)
+	$(ensure-volumes)
 	@$(DEV) up --detach --wait db
 	@$(DEV) run --rm migrate >/dev/null
 	$(DEV) exec -T db psql -q -v ON_ERROR_STOP=1 -U $(POSTGRES_USER) -d $(POSTGRES_DB) < devtools/seed.sql
@@ -94,14 +109,17 @@ seed: ## Load sample users and tweets (idempotent)
 
 .PHONY: docs
 docs: ## Regenerate the OpenAPI docs in docs/ with swag
+	$(ensure-volumes)
 	$(TOOL) sh devtools/swag.sh
 
 .PHONY: docs-check
 docs-check: ## Fail when docs/ differs from what swag generates
+	$(ensure-volumes)
 	$(TOOL) sh devtools/docs-check.sh
 
 .PHONY: lint
 lint: ## gofmt, go vet and go mod tidy checks
+	$(ensure-volumes)
 	$(TOOL) sh devtools/lint.sh
 
 ##@ Release

@@ -13,6 +13,9 @@ teardown() {
 trap teardown EXIT
 trap 'exit 130' INT TERM
 
+for v in twitter-api-gomod twitter-api-gocache; do
+	docker volume inspect "$v" >/dev/null 2>&1 || docker volume create "$v" >/dev/null
+done
 mkdir -p reports
 start=$(date +%s)
 "${compose[@]}" build --quiet test

@@ -22,10 +22,16 @@ func decodeJSON(c *fiber.Ctx, dst any) error {
 	if len(body) == 0 {
 		return badRequest("the request body is empty; send a JSON object")
 	}
-	if body[0] != '{' {
-		if !json.Valid(body) {
-			return badRequest("the request body is not valid JSON")
+	if !json.Valid(body) {
+		// Syntax first: a malformed body is a 400 even when it also has an
+		// unknown field, which the decoder below would report before
+		// reaching trailing garbage.
+		if err := json.Unmarshal(body, new(any)); err != nil {
+			return decodeError(err)
 		}
+		return badRequest("the request body is not valid JSON")
+	}
+	if body[0] != '{' {
 		return badRequest("the request body must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

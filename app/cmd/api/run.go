@@ -148,6 +148,10 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return err
 	}
+	if args[0] != "up" && args[0] != "down" && args[0] != "status" {
+		// Before the configuration: a typo should not be reported as a missing DATABASE_URL.
+		return fmt.Errorf("migrate: unknown subcommand %q: want up, down, status or create NAME", args[0])
+	}
 
 	cfg, err := config.Load(getenv)
 	if err != nil {
