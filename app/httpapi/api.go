@@ -27,6 +27,12 @@ import (
 // MaxBodyBytes bounds every request body.
 const MaxBodyBytes = 1 << 20
 
+// readBodyBytes is how much the server reads before it stops listening.
+// Refusing a body it has read lets the 413 reach the client; refusing one
+// mid-upload (fasthttp's own limit) closes the connection, and a client
+// still sending may see a reset instead of the answer.
+const readBodyBytes = 8 * MaxBodyBytes
+
 // TweetStore is everything the API needs from tweet storage.
 type TweetStore interface {
 	tweetCreator
@@ -72,14 +78,14 @@ func New(d Deps) *fiber.App {
 	app := fiber.New(fiber.Config{
 		AppName:               "twitter-api",
 		ErrorHandler:          errHandler,
-		BodyLimit:             MaxBodyBytes,
+		BodyLimit:             readBodyBytes,
 		ReadTimeout:           d.ReadTimeout,
 		WriteTimeout:          d.WriteTimeout,
 		IdleTimeout:           d.IdleTimeout,
 		CaseSensitive:         true,
 		DisableStartupMessage: true,
 	})
-	app.Use(requestID(), accessLog(d.Logger, errHandler), recoverPanics(d.Logger))
+	app.Use(requestID(), accessLog(d.Logger, errHandler), recoverPanics(d.Logger), limitBody(MaxBodyBytes))
 	addRoutes(app, d)
 	return app
 }

@@ -153,13 +153,22 @@ var _ = Describe("request bodies", func() {
 			forEachRoute(func(name string, ep endpoint) {
 				before := stateOf()
 				r := req(ep.method, ep.path).withJSON(padded(ep.valid, httpapi.MaxBodyBytes+1)).onServer(app)
-				expectProblem(r, http.StatusRequestEntityTooLarge)
+				p := expectProblem(r, http.StatusRequestEntityTooLarge)
+				// Read in full before refusing: the 413 passes the middleware.
+				Expect(r.header.Get("X-Request-ID")).NotTo(BeEmpty(), name)
+				Expect(p).To(HaveKeyWithValue("request_id", r.header.Get("X-Request-ID")), name)
 				Expect(stateOf()).To(Equal(before), name)
 			})
 		})
 
 		It("refuses a 5 MiB text with 413, not 422", func() {
 			r := req(http.MethodPost, "/tweets").withJSON(tweetBody(strings.Repeat("a", 5<<20))).onServer(app)
+			expectProblem(r, http.StatusRequestEntityTooLarge)
+			Expect(get("/tweets").body).To(MatchJSON(`[]`))
+		})
+
+		It("refuses a 20 MiB body with 413 without reading it all", func() {
+			r := req(http.MethodPost, "/tweets").withJSON(tweetBody(strings.Repeat("a", 20<<20))).onServer(app)
 			expectProblem(r, http.StatusRequestEntityTooLarge)
 			Expect(get("/tweets").body).To(MatchJSON(`[]`))
 		})

@@ -84,6 +84,16 @@ func recoverPanics(log *slog.Logger) fiber.Handler {
 	}
 }
 
+// limitBody refuses bodies over max bytes with 413.
+func limitBody(max int) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if len(c.Request().Body()) > max {
+			return fiber.ErrRequestEntityTooLarge
+		}
+		return c.Next()
+	}
+}
+
 // requireJSON refuses bodies that are not declared as JSON in UTF-8.
 func requireJSON() fiber.Handler {
 	return func(c *fiber.Ctx) error {

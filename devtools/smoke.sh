@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# make smoke: the release image, as an operator would run it. A private
+# network and database, migrations run from the image, then real calls on a
+# loopback port: health, a user, a tweet, and a database outage survived.
+# Everything is removed at the end, pass or fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+IMAGE=${IMAGE:-twitter-api:latest}
+run_id=smoke-$$-$RANDOM
+net=twitter-api-$run_id db=twitter-api-$run_id-db api=twitter-api-$run_id-api
+# A throwaway password, so none is written anywhere.
+password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+dsn="postgres://smoke:$password@$db:5432/smoke?sslmode=disable"
+
+cleanup() {
+	docker rm -f "$api" "$db" >/dev/null 2>&1 || true
+	docker network rm "$net" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+fail() { echo "smoke: FAIL: $*" >&2; docker logs --tail 30 "$api" 2>&1 | sed 's/^/  api| /' >&2 || true; exit 1; }
+step() { echo "smoke: $*"; }
+
+wait_for() { # seconds, description, command...
+	local until=$((SECONDS + $1)) what=$2; shift 2
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < until)) || fail "timed out waiting for $what"
+		sleep 0.2
+	done
+}
+
+user=$(docker image inspect -f '{{.Config.User}}' "$IMAGE")
+size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
+step "image $IMAGE: user $user, $((size / 1024)) KiB"
+[[ "$user" != "" && "$user" != 0* && "$user" != root* ]] || fail "the image runs as root"
+((size <= 20 * 1024 * 1024)) || fail "the image is over 20 MB"
+
+docker network create "$net" >/dev/null
+docker run -d --name "$db" --network "$net" \
+	-e POSTGRES_USER=smoke -e POSTGRES_PASSWORD="$password" -e POSTGRES_DB=smoke postgres:17 >/dev/null
+wait_for 60 "PostgreSQL" docker exec "$db" pg_isready -U smoke -d smoke
+
+step "migrations from the image"
+docker run --rm --network "$net" -e DATABASE_URL="$dsn" "$IMAGE" migrate up
+
+docker run -d --name "$api" --network "$net" -e DATABASE_URL="$dsn" -p 127.0.0.1::5000 "$IMAGE" >/dev/null
+port=$(docker port "$api" 5000/tcp | head -n 1 | sed 's/.*://')
+base=http://127.0.0.1:$port
+wait_for 30 "/readyz" curl -fsS "$base/readyz"
+step "serving on $base, ready"
+
+json() { # method path [body] [api key] -> prints "status body"
+	local args=(-sS -o /tmp/$run_id.body -w '%{http_code}' -X "$1" "$base$2")
+	[[ -n "${3:-}" ]] && args+=(-H 'Content-Type: application/json' -d "$3")
+	[[ -n "${4:-}" ]] && args+=(-H "X-API-Key: $4")
+	local code
+	code=$(curl "${args[@]}")
+	echo "$code $(cat /tmp/$run_id.body)"
+	rm -f /tmp/$run_id.body
+}
+field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$2" | head -n 1; }
+
+out=$(json GET /healthz); [[ $out == 200* ]] || fail "healthz: $out"
+out=$(json GET /hello); [[ $out == "200 Goodbye World!" ]] || fail "hello: $out"
+
+out=$(json POST /users "{\"username\":\"smoke_$RANDOM\",\"email\":\"smoke$RANDOM@example.com\"}")
+[[ $out == 201* ]] || fail "create user: $out"
+key=$(field api_key "$out")
+
+out=$(json POST /tweets '{"text":"  hello from the release image  "}' "$key")
+[[ $out == 201* ]] || fail "create tweet: $out"
+id=$(field id "$out")
+out=$(json GET "/tweets/$id")
+[[ $out == 200* && $out == *'"text":"hello from the release image"'* && $out == *'"username":"smoke_'* ]] \
+	|| fail "read tweet: $out"
+step "created and read back tweet $id with its author"
+
+step "database outage: stop PostgreSQL"
+docker stop -t 5 "$db" >/dev/null
+headers=$(curl -sS -D - -o /dev/null "$base/tweets/$id")
+[[ $headers == *" 503"* && ${headers,,} == *"retry-after:"* ]] || fail "want 503 with Retry-After while the database is down, got: $headers"
+out=$(json GET /readyz); [[ $out == 503* ]] || fail "readyz during outage: $out"
+step "503 with Retry-After while it is down; start it again"
+docker start "$db" >/dev/null
+wait_for 60 "recovery after the outage" curl -fsS "$base/tweets/$id"
+out=$(json GET "/tweets/$id"); [[ $out == 200* ]] || fail "after recovery: $out"
+step "recovered without a restart"
+
+wait_for 40 "the image's HEALTHCHECK to report healthy" \
+	bash -c "[[ \$(docker inspect -f '{{.State.Health.Status}}' $api) == healthy ]]"
+step "HEALTHCHECK healthy"
+docker stop -t 10 "$api" >/dev/null
+code=$(docker inspect -f '{{.State.ExitCode}}' "$api")
+[[ $code == 0 ]] || fail "the API exited with $code on SIGTERM"
+step "stopped cleanly on SIGTERM; PASS"
