@@ -30,7 +30,7 @@ TOOL := $(DEV) run --rm --no-deps -T migrate
 
 # The Go module and build caches outlive every stack: warm rebuilds after
 # make down, make clean, or a test run. Creating them is idempotent.
-CACHE_VOLUMES := twitter-api-gomod twitter-api-gocache
+CACHE_VOLUMES := twitter-api-gomod-$(HOST_UID) twitter-api-gocache-$(HOST_UID)
 define ensure-volumes
 	@for v in $(CACHE_VOLUMES); do docker volume inspect $$v >/dev/null 2>&1 || docker volume create $$v >/dev/null; done
 endef
@@ -41,7 +41,7 @@ endef
 help: ## List the targets (this text)
 	@awk 'BEGIN {FS = ":.*## "} \
 		/^##@/ {printf "\n%s\n", substr($$0, 5)} \
-		/^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+		/^[a-zA-Z0-9_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
 
 .PHONY: dev
@@ -127,7 +127,7 @@ lint: ## gofmt, go vet and go mod tidy checks
 ##@ Release
 
 .PHONY: image
-image: ## Build the release image ($(IMAGE))
+image: ## Build the release image (IMAGE=twitter-api:latest; PACK=0 skips UPX)
 	docker build --build-arg VERSION=$(VERSION) --build-arg PACK=$(PACK) -t $(IMAGE) .
 	@docker image inspect $(IMAGE) --format 'built {{index .RepoTags 0}}: {{.Size}} bytes'
 
@@ -164,5 +164,5 @@ clean: ## Remove containers, the dev database volume and build output (keeps Go 
 
 .PHONY: clean-all
 clean-all: clean ## Also remove the Go module and build caches and built images
-	-docker volume rm twitter-api-gomod twitter-api-gocache
+	-docker volume rm $(CACHE_VOLUMES)
 	-docker image rm $(IMAGE) twitter-api-dev twitter-api-test

@@ -13,7 +13,9 @@ teardown() {
 trap teardown EXIT
 trap 'exit 130' INT TERM
 
-for v in twitter-api-gomod twitter-api-gocache; do
+# Cache volumes are per uid: their files belong to the user who filled them.
+export HOST_UID=${HOST_UID:-$(id -u)} HOST_GID=${HOST_GID:-$(id -g)}
+for v in "twitter-api-gomod-$HOST_UID" "twitter-api-gocache-$HOST_UID"; do
 	docker volume inspect "$v" >/dev/null 2>&1 || docker volume create "$v" >/dev/null
 done
 mkdir -p reports
