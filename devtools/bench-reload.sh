@@ -16,12 +16,38 @@ PORT=${API_PORT:-5000}
 URL="http://127.0.0.1:$PORT/healthz"
 FILE=app/httpapi/health.go   # an edit here rebuilds the package and relinks
 PAUSE=${PAUSE:-1.5}          # settle time between edits, seconds
+POLL=${POLL:-0.02}           # poll interval: often enough to resolve ~10 ms, rarely enough not to slow the build
 dev=(docker compose -f compose.dev.yml)
 
-now_ms() { date +%s%3N; }
-[[ $(now_ms) =~ ^[0-9]+$ ]] || now_ms() { perl -MTime::HiRes=time -e 'printf "%d\n", time*1000'; }
+# The poll loop must not slow the build it is timing on a small machine, so
+# it forks nothing: bash's clock, /dev/tcp for HTTP, and a read timeout on a
+# silent pipe for sleeping.
+if [[ -z "${EPOCHREALTIME:-}" ]]; then
+	echo "bench-reload: needs bash 5 or later (for EPOCHREALTIME)" >&2
+	exit 1
+fi
+now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }
+nap_fifo=$(mktemp -u)
+mkfifo "$nap_fifo"
+exec 4<>"$nap_fifo"
+rm -f "$nap_fifo"
+nap() { read -r -t "$1" -u 4 || true; }
+# A server restarting mid-request must not kill the benchmark.
+trap "" PIPE
 
-started_at() { curl -fsS -m 1 "$URL" 2>/dev/null | sed -n 's/.*"started_at":"\([^"]*\)".*/\1/p' || true; }
+# started_at of the serving process into $STARTED ("" when none answers).
+poll_started_at() {
+	STARTED=""
+	{ exec 3<>"/dev/tcp/127.0.0.1/$PORT"; } 2>/dev/null || return 0
+	local line="" reply=""
+	{
+		printf 'GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
+		while IFS= read -r -t 2 line <&3 || [[ -n $line ]]; do reply+=$line; line=""; done
+	} 2>/dev/null || true
+	exec 3<&-
+	if [[ $reply =~ \"started_at\":\"([^\"]+)\" ]]; then STARTED=${BASH_REMATCH[1]}; fi
+}
+started_at() { poll_started_at; echo "$STARTED"; }
 
 stats() { # label, values in ms...
 	local label=$1; shift
@@ -41,54 +67,59 @@ cp "$FILE" "$backup"
 restore() { cp "$backup" "$FILE"; rm -f "$backup"; }
 trap restore EXIT
 
-echo "bench-reload: $RUNS edits of $FILE, save -> new process serving ($URL)"
-reloads=()
-for i in $(seq 1 "$RUNS"); do
-	before=$(started_at)
-	t0=$(now_ms)
-	printf '\n// bench-reload edit %d at %s\n' "$i" "$t0" >> "$FILE"
-	deadline=$((t0 + 30000))
-	while :; do
-		s=$(started_at)
-		[[ -n "$s" && "$s" != "$before" ]] && break
-		(( $(now_ms) < deadline )) || { echo "no reload within 30 s" >&2; exit 1; }
-		sleep 0.005
-	done
-	t1=$(now_ms)
-	reloads+=($((t1 - t0)))
-	printf '  reload %2d: %5d ms\n' "$i" $((t1 - t0))
-	sleep "$PAUSE"
-done
+# The floor runs in the api container on a copy of the tree air ignores;
+# reload and floor runs alternate, so both see the same machine.
+floor_dir=/src/tmp/bench-floor   # same file system as air's build, unwatched
+"${dev[@]}" exec -T api bash -c "rm -rf $floor_dir && mkdir -p $floor_dir &&
+	cp -r go.mod go.sum app docs $floor_dir/ && cd $floor_dir && go build -o bin/api ./app/cmd/api"
+cleanup_floor() { "${dev[@]}" exec -T api rm -rf "$floor_dir" >/dev/null 2>&1 || true; }
+trap 'restore; cleanup_floor' EXIT
 
-echo "bench-reload: the floor, measured inside the api container"
-floor=$("${dev[@]}" exec -T api bash -s "$RUNS" "$FILE" <<'INNER'
+# One floor run: edit the copy, go build, start, poll until it serves.
+floor_run() {
+	"${dev[@]}" exec -T api bash -s "$floor_dir" "$FILE" "$1" <<'INNER'
 set -euo pipefail
-runs=$1 file=$2 work=/tmp/bench-floor
-rm -rf "$work"; mkdir -p "$work"
-cp -r /src/go.mod /src/go.sum /src/app /src/docs "$work"/
-cd "$work"
-go build -o bin/api ./app/cmd/api   # warm: the measured builds are incremental
-for i in $(seq 1 "$runs"); do
-	printf '\n// floor edit %d\n' "$i" >> "$file"
-	t0=$(date +%s%3N)
-	go build -o bin/api ./app/cmd/api
-	t1=$(date +%s%3N)
-	PORT=5999 DATABASE_URL="$DATABASE_URL" bin/api serve >/dev/null 2>&1 &
-	until PORT=5999 bin/api healthcheck 2>/dev/null; do sleep 0.005; done
-	t2=$(date +%s%3N)
-	kill -INT $! && wait $! || true
-	echo "$((t1 - t0)) $((t2 - t0))"
-done
-rm -rf "$work"
+cd "$1"
+printf '\n// floor edit %d at %s\n' "$3" "$(date +%s%N)" >> "$2"
+t0=$(date +%s%3N)
+go build -o bin/api ./app/cmd/api
+t1=$(date +%s%3N)
+PORT=5999 bin/api serve >/dev/null 2>&1 &
+until PORT=5999 bin/api healthcheck 2>/dev/null; do sleep 0.005; done
+t2=$(date +%s%3N)
+kill -INT $! && wait $! || true
+echo "$((t1 - t0)) $((t2 - t0))"
 INNER
-)
-builds=() floors=()
-while read -r b f; do builds+=("$b"); floors+=("$f"); done <<<"$floor"
+}
+
+echo "bench-reload: $RUNS edits of $FILE; reload = save -> new process serving ($URL),"
+echo "  floor = the same edit's bare incremental go build + start in the container"
+reloads=() builds=() floors=()
+for i in $(seq 1 "$RUNS"); do
+	poll_started_at
+	before=$STARTED
+	t0=${EPOCHREALTIME/[.,]/}
+	printf '\n// bench-reload edit %d at %s\n' "$i" "$EPOCHREALTIME" >> "$FILE"  # unique: no build cache hit
+	deadline=$((t0 / 1000 + 30000))
+	while :; do
+		poll_started_at
+		[[ -n "$STARTED" && "$STARTED" != "$before" ]] && break
+		((${EPOCHREALTIME/[.,]/} / 1000 < deadline)) || { echo "no reload within 30 s" >&2; exit 1; }
+		nap "$POLL"
+	done
+	t1=${EPOCHREALTIME/[.,]/}
+	reloads+=($(((t1 - t0) / 1000)))
+	nap "$PAUSE"
+	read -r b f < <(floor_run "$i")
+	builds+=("$b") floors+=("$f")
+	printf '  run %2d: reload %5d ms   floor %5d ms (build %d ms)\n' "$i" "${reloads[-1]}" "$f" "$b"
+	nap "$PAUSE"
+done
 
 echo
 stats "reload (save -> serving)" "${reloads[@]}"
 stats "floor: go build" "${builds[@]}"
 stats "floor: go build + start" "${floors[@]}"
-awk -v r="$(printf '%s\n' "${reloads[@]}" | sort -n | awk '{v[NR]=$1} END {print (NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2}')" \
-    -v f="$(printf '%s\n' "${floors[@]}" | sort -n | awk '{v[NR]=$1} END {print (NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2}')" \
-    'BEGIN { printf "median reload / median floor = %.2f\n", r / f }'
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print (NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2}'; }
+awk -v r="$(median "${reloads[@]}")" -v f="$(median "${floors[@]}")" \
+	'BEGIN { printf "median reload / median floor = %.2f\n", r / f }'

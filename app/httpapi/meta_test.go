@@ -1,11 +1,19 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 
+	"github.com/gofiber/fiber/v2"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/twitter-api/twitter-api/app/httpapi"
+	"github.com/twitter-api/twitter-api/app/store"
 )
 
 var _ = Describe("meta endpoints", func() {
@@ -117,5 +125,53 @@ var _ = Describe("meta endpoints", func() {
 			Entry("with non-ASCII", "idé"),
 			Entry("longer than 128 characters", strings.Repeat("a", 129)),
 		)
+	})
+})
+
+var _ = Describe("access log", func() {
+	var (
+		logged     *bytes.Buffer
+		loggingApp *fiber.App
+	)
+
+	BeforeEach(func() {
+		logged = &bytes.Buffer{}
+		loggingApp = httpapi.New(httpapi.Deps{
+			Tweets: store.NewTweets(tdb.DB), Users: store.NewUsers(tdb.DB), DB: tdb.DB,
+			Logger: slog.New(slog.NewJSONHandler(logged, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		})
+	})
+
+	lines := func() []map[string]any {
+		var out []map[string]any
+		for _, l := range strings.Split(strings.TrimSpace(logged.String()), "\n") {
+			if l == "" {
+				continue
+			}
+			var m map[string]any
+			Expect(json.Unmarshal([]byte(l), &m)).To(Succeed(), l)
+			out = append(out, m)
+		}
+		return out
+	}
+
+	It("writes one JSON line a request with id, method, path, status and duration", func() {
+		r := req(http.MethodGet, "/tweets/999").with("X-Request-ID", "trace-1").on(loggingApp)
+		Expect(r.status).To(Equal(http.StatusNotFound))
+		Expect(lines()).To(ConsistOf(SatisfyAll(
+			HaveKeyWithValue("msg", "request"),
+			HaveKeyWithValue("request_id", "trace-1"),
+			HaveKeyWithValue("method", "GET"),
+			HaveKeyWithValue("path", "/tweets/999"),
+			HaveKeyWithValue("status", BeNumerically("==", 404)),
+			HaveKeyWithValue("duration_ms", BeNumerically(">=", 0)),
+		)))
+	})
+
+	It("keeps successful health probes out of the info log", func() {
+		Expect(req(http.MethodGet, "/healthz").on(loggingApp).status).To(Equal(http.StatusOK))
+		Expect(req(http.MethodGet, "/readyz").on(loggingApp).status).To(Equal(http.StatusOK))
+		Expect(req(http.MethodGet, "/hello").on(loggingApp).status).To(Equal(http.StatusOK))
+		Expect(lines()).To(ConsistOf(HaveKeyWithValue("path", "/hello")))
 	})
 })

@@ -55,8 +55,12 @@ func accessLog(log *slog.Logger, errHandler fiber.ErrorHandler) fiber.Handler {
 		}
 		status := c.Response().StatusCode()
 		level := slog.LevelInfo
-		if status >= fiber.StatusInternalServerError {
+		switch {
+		case status >= fiber.StatusInternalServerError:
 			level = slog.LevelError
+		case isProbe(c.Path()) && status < fiber.StatusBadRequest:
+			// Healthchecks poll every second or so; their successes would bury the real traffic.
+			level = slog.LevelDebug
 		}
 		id, _ := c.Locals(requestIDKey{}).(string)
 		log.LogAttrs(c.UserContext(), level, "request",
@@ -70,6 +74,8 @@ func accessLog(log *slog.Logger, errHandler fiber.ErrorHandler) fiber.Handler {
 		return nil
 	}
 }
+
+func isProbe(path string) bool { return path == "/healthz" || path == "/readyz" }
 
 // recoverPanics turns a panic into a 500 problem instead of a dead process.
 func recoverPanics(log *slog.Logger) fiber.Handler {

@@ -107,10 +107,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		IdleTimeout:  cfg.HTTPIdleTimeout,
 	})
 	// Listening here, not in Fiber, reports a taken port before anything else.
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	tcp, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	ln := newCloseNotifyListener(tcp)
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()
 	log.Info("serving", "addr", ln.Addr().String(), "version", version)
@@ -123,8 +124,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	log.Info("shutting down; finishing in-flight requests", "timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := app.ShutdownWithContext(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if err := shutdown(sctx, app, ln); err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil
