@@ -2,7 +2,7 @@
 # make lint: formatting, vet and a tidy go.mod. Runs in the dev image.
 set -eu
 status=0
-unformatted=$(gofmt -l app docs)
+unformatted=$(gofmt -l app docs devtools)
 if [ -n "$unformatted" ]; then
 	echo "gofmt: these files need formatting (run gofmt -w):"
 	echo "$unformatted"
