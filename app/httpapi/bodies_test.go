@@ -1,6 +1,9 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
 	"context"
 	"net/http"
 	"strings"
@@ -99,6 +102,50 @@ var _ = Describe("request bodies", func() {
 			expectProblem(req(ep.method, ep.path).withJSON(body).send(), http.StatusUnprocessableEntity, "is_admin")
 			Expect(stateOf()).To(Equal(before), name)
 		})
+	})
+
+	DescribeTable("a key that matches a field only when case is ignored is a 422 naming it",
+		func(body, field string) {
+			before := stateOf()
+			expectProblem(postJSON("/tweets", body), http.StatusUnprocessableEntity, field)
+			Expect(stateOf()).To(Equal(before))
+		},
+		Entry("upper case", `{"TEXT":"hello"}`, "TEXT"),
+		Entry("title case beside the real one", `{"text":"a","Text":"b"}`, "Text"),
+	)
+
+	DescribeTable("a compressed body is a 415 problem, never inflated",
+		func(encoding string, compress func([]byte) []byte) {
+			// 5 MiB of spaces inside a valid tweet: a few KiB compressed.
+			raw := []byte(`{"text":"bomb` + strings.Repeat(" ", 5<<20) + `"}`)
+			body := string(compress(raw))
+			Expect(len(body)).To(BeNumerically("<", httpapi.MaxBodyBytes))
+			before := stateOf()
+			r := req(http.MethodPost, "/tweets").withJSON(body).with("Content-Encoding", encoding).send()
+			p := expectProblem(r, http.StatusUnsupportedMediaType)
+			Expect(p["detail"]).To(ContainSubstring("Content-Encoding"))
+			Expect(stateOf()).To(Equal(before))
+		},
+		Entry("gzip", "gzip", func(b []byte) []byte {
+			var buf bytes.Buffer
+			w := gzip.NewWriter(&buf)
+			_, _ = w.Write(b)
+			_ = w.Close()
+			return buf.Bytes()
+		}),
+		Entry("deflate", "deflate", func(b []byte) []byte {
+			var buf bytes.Buffer
+			w, _ := flate.NewWriter(&buf, flate.BestCompression)
+			_, _ = w.Write(b)
+			_ = w.Close()
+			return buf.Bytes()
+		}),
+		Entry("an unknown coding", "br", func(b []byte) []byte { return b[:100] }),
+	)
+
+	It("accepts an identity Content-Encoding", func() {
+		r := req(http.MethodPost, "/tweets").withJSON(`{"text":"plain"}`).with("Content-Encoding", "identity").send()
+		Expect(r.status).To(Equal(http.StatusCreated), "%s", r)
 	})
 
 	DescribeTable("a body that is not declared as JSON is a 415 problem",

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -18,7 +20,8 @@ import (
 // decodeJSON decodes the request body, a single JSON object, into dst.
 // Syntax errors are 400s; unknown fields are 422s naming the field.
 func decodeJSON(c *fiber.Ctx, dst any) error {
-	body := bytes.TrimSpace(c.Body())
+	// The raw body: c.Body() would inflate a compressed one without limit.
+	body := bytes.TrimSpace(c.Request().Body())
 	if len(body) == 0 {
 		return badRequest("the request body is empty; send a JSON object")
 	}
@@ -34,6 +37,9 @@ func decodeJSON(c *fiber.Ctx, dst any) error {
 	if body[0] != '{' {
 		return badRequest("the request body must be a JSON object")
 	}
+	if err := checkFieldNames(body, dst); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -43,6 +49,36 @@ func decodeJSON(c *fiber.Ctx, dst any) error {
 		return badRequest("the request body must hold a single JSON object and nothing after it")
 	}
 	return nil
+}
+
+// checkFieldNames refuses keys that are not exactly one of dst's JSON
+// names: encoding/json alone would accept "TEXT" for "text".
+func checkFieldNames(body []byte, dst any) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return decodeError(err)
+	}
+	known := map[string]bool{}
+	t := reflect.TypeOf(dst).Elem()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		known[name] = true
+	}
+	var unknown []string
+	for name := range fields {
+		if !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	var verr twitter.ValidationError
+	for _, name := range unknown {
+		verr.Add(name, "is not a known field")
+	}
+	return &verr
 }
 
 func decodeError(err error) error {

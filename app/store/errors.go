@@ -38,6 +38,12 @@ func domainErr(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return twitter.ErrNotFound
 	}
+	// Before PgError: a refused login wraps the server's PgError in a
+	// ConnectError, and any connection failure means unavailable.
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return twitter.ErrUnavailable
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {
@@ -50,7 +56,10 @@ func domainErr(err error) error {
 		case pgErr.Code == "23503": // the referenced row is gone
 			return twitter.ErrNotFound
 		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
+			strings.HasPrefix(pgErr.Code, "28"), // invalid authorization (wrong password)
 			strings.HasPrefix(pgErr.Code, "53"), // insufficient resources, too many connections
+			pgErr.Code == "3D000",               // the database does not exist
+			pgErr.Code == "25006",               // read-only transaction (a replica after failover)
 			pgErr.Code == "57014",               // statement timeout or cancel
 			pgErr.Code == "57P01",               // admin shutdown
 			pgErr.Code == "57P02",               // crash shutdown
@@ -68,14 +77,12 @@ func domainErr(err error) error {
 // unavailable reports errors that mean the database could not be reached or
 // did not answer in time, as opposed to rejecting the query.
 func unavailable(err error) bool {
-	var connectErr *pgconn.ConnectError
 	var netErr net.Error
 	return errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, driver.ErrBadConn) ||
 		errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, io.EOF) ||
 		errors.Is(err, net.ErrClosed) ||
-		errors.As(err, &connectErr) ||
 		errors.As(err, &netErr) ||
 		pgconn.Timeout(err)
 }

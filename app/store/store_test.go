@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"sync"
 	"time"
 
@@ -298,6 +299,22 @@ var _ = Describe("Tweets and Users", func() {
 				got, err := s.Get(ctx, t.ID)
 				return got.Text, err
 			}).WithContext(ctx).Should(Equal("before"))
+		})
+
+		It("reports a refused login or a missing database as ErrUnavailable, not a bug", func(ctx SpecContext) {
+			u, err := url.Parse(tdb.DSN)
+			Expect(err).NotTo(HaveOccurred())
+			u.User = url.UserPassword(u.User.Username(), "not-the-password")
+			wrongPassword := u.String()
+			u, _ = url.Parse(tdb.DSN)
+			u.Path = "/no_such_database"
+			for _, dsn := range []string{wrongPassword, u.String()} {
+				bad, err := store.Open(dsn, store.Options{MaxOpenConns: 1, QueryTimeout: 5 * time.Second})
+				Expect(err).NotTo(HaveOccurred())
+				_, err = store.NewTweets(bad).Get(ctx, 1)
+				Expect(err).To(MatchError(twitter.ErrUnavailable), dsn)
+				Expect(bad.Close()).To(Succeed())
+			}
 		})
 
 		It("reports a query that outlives its timeout as ErrUnavailable", func(ctx SpecContext) {

@@ -44,6 +44,9 @@ configuration comes from the environment; see .env.example`
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal, a second one kills at once instead of waiting
+	// for the drain.
+	context.AfterFunc(ctx, stop)
 
 	cmd, rest := "serve", []string(nil)
 	if len(args) > 1 {
@@ -111,7 +114,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	ln := newCloseNotifyListener(tcp)
+	ln := newTrackingListener(tcp)
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()
 	log.Info("serving", "addr", ln.Addr().String(), "version", version)
@@ -158,6 +161,8 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
+	// The advisory lock holds one connection while migrations use another.
+	cfg.DBMaxOpenConns = max(cfg.DBMaxOpenConns, 2)
 	db, err := openDB(cfg)
 	if err != nil {
 		return err

@@ -371,6 +371,14 @@ var _ = Describe("migrate", func() {
 		s.stop()
 	})
 
+	It("works with a pool of one connection, though the lock holds one", func(ctx SpecContext) {
+		e["DB_MAX_OPEN_CONNS"], e["DB_MAX_IDLE_CONNS"] = "1", "1"
+		done := make(chan error, 1)
+		go func() { _, err := runNow(e, "migrate", "up"); done <- err }()
+		Eventually(done).WithContext(ctx).WithTimeout(20 * time.Second).Should(Receive(BeNil()))
+		Expect(exists("tweets")).To(BeTrue())
+	})
+
 	It("fails with an error when the database cannot be reached", func() {
 		_, err := runNow(env{"DATABASE_URL": fmt.Sprintf("postgres://postgres:pw@127.0.0.1:%d/nowhere?sslmode=disable&connect_timeout=2", freePort())},
 			"migrate", "up")
