@@ -21,10 +21,12 @@ VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || ech
 # Containers run as you, so files they write into the tree are yours.
 HOST_UID      ?= $(shell id -u)
 HOST_GID      ?= $(shell id -g)
-export API_PORT DB_PORT HOST_UID HOST_GID IMAGE VERSION
+# Compose project names; CI uses its own so it never touches your stack.
+PROJECT       ?= twitter-api
+export API_PORT DB_PORT HOST_UID HOST_GID IMAGE VERSION PROJECT
 
-DEV  := docker compose -f compose.dev.yml
-TEST := docker compose -f compose.test.yml
+DEV  := docker compose -p $(PROJECT) -f compose.dev.yml
+TEST := docker compose -p $(PROJECT)-test -f compose.test.yml
 # One-off commands in the dev image, without starting the stack.
 TOOL := $(DEV) run --rm --no-deps -T migrate
 
@@ -143,7 +145,7 @@ e2e: ## Run the Postman collection with newman against the dev stack (starts it)
 	else \
 		echo "e2e: no Node.js here; running newman in a container"; \
 		docker build -q -t twitter-api-newman devtools/newman >/dev/null; \
-		docker run --rm --network twitter-api_default -v "$$PWD:/src:ro" -w /src \
+		docker run --rm --network $(PROJECT)_default -v "$$PWD:/src:ro" -w /src \
 			-e BASE_URL=http://api:5000 twitter-api-newman bash devtools/e2e.sh; \
 	fi
 
@@ -164,10 +166,10 @@ bench-load: ## Throughput and latency of the dev stack (DURATION=10s CONCURRENCY
 clean: ## Remove containers, the dev database volume and build output (keeps Go caches)
 	$(DEV) down --remove-orphans
 	$(TEST) down --remove-orphans
-	docker volume rm --force twitter-api_pgdata >/dev/null
+	docker volume rm --force $(PROJECT)_pgdata >/dev/null
 	rm -rf tmp reports
 
 .PHONY: clean-all
 clean-all: clean ## Also remove the Go module and build caches and built images
 	-docker volume rm $(CACHE_VOLUMES)
-	-docker image rm $(IMAGE) twitter-api-dev twitter-api-test
+	-docker image rm $(IMAGE) $(or $(DEV_IMAGE),twitter-api-dev) $(or $(TEST_IMAGE),twitter-api-test)

@@ -24,15 +24,18 @@ FROM (VALUES
     ('linus', 'Talk is cheap. Show me the code.'),
     (NULL,    'Goodbye World! (an anonymous tweet: anyone may edit it)')
 ) AS s(username, text)
-LEFT JOIN users u ON lower(u.username) = s.username
-WHERE NOT EXISTS (
+LEFT JOIN seed_users su ON su.username = s.username
+LEFT JOIN users u ON u.api_key_hash = sha256(convert_to(su.api_key, 'UTF8'))
+WHERE (s.username IS NULL OR u.id IS NOT NULL)
+  AND NOT EXISTS (
     SELECT 1 FROM tweets t
     WHERE t.text = s.text AND t.user_id IS NOT DISTINCT FROM u.id
 );
 
 \echo 'Seeded users (dev-only API keys):'
+-- Matched by key hash: a user who took a seed name first is left alone.
 SELECT u.id, u.username, s.api_key
-FROM seed_users s JOIN users u ON lower(u.username) = s.username
+FROM seed_users s JOIN users u ON u.api_key_hash = sha256(convert_to(s.api_key, 'UTF8'))
 ORDER BY u.id;
 SELECT count(*) AS tweets FROM tweets;
 COMMIT;

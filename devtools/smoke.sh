@@ -78,7 +78,8 @@ step "created and read back tweet $id with its author"
 step "database outage: stop PostgreSQL"
 docker stop -t 5 "$db" >/dev/null
 headers=$(curl -sS -D - -o /dev/null "$base/tweets/$id")
-[[ $headers == *" 503"* && ${headers,,} == *"retry-after:"* ]] || fail "want 503 with Retry-After while the database is down, got: $headers"
+{ grep -q ' 503' <<<"$headers" && grep -qi '^retry-after:' <<<"$headers"; } \
+	|| fail "want 503 with Retry-After while the database is down, got: $headers"
 out=$(json GET /readyz); [[ $out == 503* ]] || fail "readyz during outage: $out"
 step "503 with Retry-After while it is down; start it again"
 docker start "$db" >/dev/null

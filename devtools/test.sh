@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-compose=(docker compose -f compose.test.yml)
+compose=(docker compose -p "${PROJECT:-twitter-api}-test" -f compose.test.yml)
 teardown() {
 	# No --volumes: the Go caches are shared with the dev stack; the database is on tmpfs.
 	"${compose[@]}" down --remove-orphans --timeout 5 >/dev/null 2>&1 || true

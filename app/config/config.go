@@ -67,6 +67,15 @@ func LoadPort(getenv func(string) string) (int, error) {
 	return port, nil
 }
 
+// MigrationsDir reads MIGRATIONS_DIR, where `migrate create` writes new
+// files; it needs no database, so it stands apart from Load.
+func MigrationsDir(getenv func(string) string) string {
+	if dir := strings.TrimSpace(getenv("MIGRATIONS_DIR")); dir != "" {
+		return dir
+	}
+	return "app/migrations"
+}
+
 type reader struct {
 	getenv func(string) string
 	errs   []error

@@ -81,3 +81,10 @@ var _ = Describe("LoadPort", func() {
 		Expect(err).To(MatchError(ContainSubstring("PORT")))
 	})
 })
+
+var _ = Describe("MigrationsDir", func() {
+	It("defaults to the source folder and honours MIGRATIONS_DIR", func() {
+		Expect(config.MigrationsDir(env(nil))).To(Equal("app/migrations"))
+		Expect(config.MigrationsDir(env(map[string]string{"MIGRATIONS_DIR": " db/migrations "}))).To(Equal("db/migrations"))
+	})
+})

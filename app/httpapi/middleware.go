@@ -56,6 +56,8 @@ func accessLog(log *slog.Logger, errHandler fiber.ErrorHandler) fiber.Handler {
 		status := c.Response().StatusCode()
 		level := slog.LevelInfo
 		switch {
+		case status == fiber.StatusServiceUnavailable:
+			level = slog.LevelWarn // an outage, not a bug; the error handler logged the cause
 		case status >= fiber.StatusInternalServerError:
 			level = slog.LevelError
 		case isProbe(c.Path()) && status < fiber.StatusBadRequest:

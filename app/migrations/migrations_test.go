@@ -11,6 +11,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/twitter-api/twitter-api/app/internal/testdb"
 	"github.com/twitter-api/twitter-api/app/migrations"
 	"github.com/twitter-api/twitter-api/app/store"
@@ -120,12 +122,26 @@ var _ = Describe("Migrator", func() {
 		Expect(st[1].Applied).To(BeFalse())
 	})
 
-	It("releases its lock when a caller gives up waiting", func(ctx SpecContext) {
-		gone, cancel := context.WithCancel(ctx)
-		cancel()
-		_, err := m.Up(gone)
-		Expect(err).To(HaveOccurred())
+	It("waits for another migrator's lock, and can give up waiting", func(ctx SpecContext) {
+		other, err := pgx.Connect(ctx, dsn)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(other.Close)
+		_, err = other.Exec(ctx, "SELECT pg_advisory_lock($1)", migrations.LockKey)
+		Expect(err).NotTo(HaveOccurred())
+
+		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		_, err = m.Up(short)
+		Expect(err).To(MatchError(ContainSubstring("advisory lock")), "it blocked on the lock, then gave up")
+		Expect(tables(ctx)).To(BeEmpty(), "nothing ran without the lock")
+
+		_, err = other.Exec(ctx, "SELECT pg_advisory_unlock($1)", migrations.LockKey)
+		Expect(err).NotTo(HaveOccurred())
 		Expect(m.Up(ctx)).To(Equal(all))
+
+		var free bool
+		Expect(other.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", migrations.LockKey).Scan(&free)).To(Succeed())
+		Expect(free).To(BeTrue(), "Up released the lock when it finished")
 	})
 })
 

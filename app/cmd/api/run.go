@@ -142,11 +142,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		if len(args) != 2 {
 			return errors.New("migrate create: want exactly one NAME")
 		}
-		dir := getenv("MIGRATIONS_DIR")
-		if dir == "" {
-			dir = "app/migrations"
-		}
-		paths, err := migrations.Create(dir, args[1], time.Now())
+		paths, err := migrations.Create(config.MigrationsDir(getenv), args[1], time.Now())
 		for _, p := range paths {
 			fmt.Fprintln(stdout, "created", p)
 		}
