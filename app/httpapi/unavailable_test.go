@@ -25,14 +25,8 @@ var _ = Describe("when the database goes away", func() {
 		user = createUser("survivor", "survivor@example.com")
 		saved = createTweet("still here", user.APIKey)
 
-		var dsn string
-		var err error
-		proxy, dsn, err = testdb.ProxyFor(tdb.DSN)
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(proxy.Close)
-		db, err := store.Open(dsn, store.Options{MaxOpenConns: 4, MaxIdleConns: 4, QueryTimeout: 3 * time.Second})
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(db.Close)
+		var db *store.DB
+		proxy, db = tdb.Proxied(3 * time.Second)
 		proxied = newApp(db)
 
 		// Warm the pool so that going down cuts open connections too.

@@ -274,14 +274,7 @@ var _ = Describe("Tweets and Users", func() {
 		)
 
 		BeforeEach(func() {
-			var dsn string
-			var err error
-			proxy, dsn, err = testdb.ProxyFor(tdb.DSN)
-			Expect(err).NotTo(HaveOccurred())
-			DeferCleanup(proxy.Close)
-			db, err = store.Open(dsn, store.Options{MaxOpenConns: 4, MaxIdleConns: 4, QueryTimeout: 2 * time.Second})
-			Expect(err).NotTo(HaveOccurred())
-			DeferCleanup(db.Close)
+			proxy, db = tdb.Proxied(2 * time.Second)
 		})
 
 		It("reports ErrUnavailable, then recovers on its own", func(ctx SpecContext) {

@@ -63,3 +63,16 @@ func Suite(prefix string) *Handle {
 	})
 	return h
 }
+
+// Proxied opens a second pool on the process's database through a Proxy
+// the spec can cut, and closes both when the spec ends.
+func (h *Handle) Proxied(queryTimeout time.Duration) (*Proxy, *store.DB) {
+	GinkgoHelper()
+	proxy, dsn, err := ProxyFor(h.DSN)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(proxy.Close)
+	db, err := store.Open(dsn, store.Options{MaxOpenConns: 4, MaxIdleConns: 4, QueryTimeout: queryTimeout})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(db.Close)
+	return proxy, db
+}
