@@ -27,8 +27,7 @@ func decodeJSON(c *fiber.Ctx, dst any) error {
 	}
 	if !json.Valid(body) {
 		// Syntax first: a malformed body is a 400 even when it also has an
-		// unknown field, which the decoder below would report before
-		// reaching trailing garbage.
+		// unknown field.
 		if err := json.Unmarshal(body, new(any)); err != nil {
 			return decodeError(err)
 		}
@@ -40,13 +39,9 @@ func decodeJSON(c *fiber.Ctx, dst any) error {
 	if err := checkFieldNames(body, dst); err != nil {
 		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
+	// json.Valid has ruled out trailing data, checkFieldNames unknown keys.
+	if err := json.Unmarshal(body, dst); err != nil {
 		return decodeError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return badRequest("the request body must hold a single JSON object and nothing after it")
 	}
 	return nil
 }
@@ -91,9 +86,6 @@ func decodeError(err error) error {
 		return badRequest("the request body is not valid JSON: it ends too early")
 	case errors.As(err, &typeErr):
 		return invalid(typeErr.Field, "must be a "+typeErr.Type.String()+", got "+typeErr.Value)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return invalid(field, "is not a known field")
 	}
 	return badRequest("the request body could not be decoded: " + err.Error())
 }
