@@ -83,7 +83,8 @@ const docTemplate = `{
             "get": {
                 "description": "200 when the database answers a ping within 1 s, else 503 with Retry-After.",
                 "produces": [
-                    "application/json"
+                    "application/json",
+                    "application/problem+json"
                 ],
                 "tags": [
                     "meta"
@@ -109,7 +110,8 @@ const docTemplate = `{
             "get": {
                 "description": "All tweets in ascending id order, a page at a time. When more remain, the Link header points to the next page.",
                 "produces": [
-                    "application/json"
+                    "application/json",
+                    "application/problem+json"
                 ],
                 "tags": [
                     "tweets"
@@ -171,6 +173,7 @@ const docTemplate = `{
             },
             "post": {
                 "security": [
+                    {},
                     {
                         "APIKey": []
                     }
@@ -180,7 +183,8 @@ const docTemplate = `{
                     "application/json"
                 ],
                 "produces": [
-                    "application/json"
+                    "application/json",
+                    "application/problem+json"
                 ],
                 "tags": [
                     "tweets"
@@ -252,7 +256,8 @@ const docTemplate = `{
         "/tweets/{id}": {
             "get": {
                 "produces": [
-                    "application/json"
+                    "application/json",
+                    "application/problem+json"
                 ],
                 "tags": [
                     "tweets"
@@ -297,13 +302,15 @@ const docTemplate = `{
             },
             "delete": {
                 "security": [
+                    {},
                     {
                         "APIKey": []
                     }
                 ],
                 "description": "A tweet with an author may be deleted only with that author's X-API-Key; an anonymous tweet by anyone.",
                 "produces": [
-                    "application/json"
+                    "application/json",
+                    "application/problem+json"
                 ],
                 "tags": [
                     "tweets"
@@ -347,6 +354,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "413": {
+                        "description": "Body over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "503": {
                         "description": "Database unavailable",
                         "schema": {
@@ -357,6 +370,7 @@ const docTemplate = `{
             },
             "patch": {
                 "security": [
+                    {},
                     {
                         "APIKey": []
                     }
@@ -366,7 +380,8 @@ const docTemplate = `{
                     "application/json"
                 ],
                 "produces": [
-                    "application/json"
+                    "application/json",
+                    "application/problem+json"
                 ],
                 "tags": [
                     "tweets"
@@ -456,7 +471,8 @@ const docTemplate = `{
                     "application/json"
                 ],
                 "produces": [
-                    "application/json"
+                    "application/json",
+                    "application/problem+json"
                 ],
                 "tags": [
                     "users"
@@ -529,7 +545,8 @@ const docTemplate = `{
             "get": {
                 "description": "The public profile: never the email or the API key.",
                 "produces": [
-                    "application/json"
+                    "application/json",
+                    "application/problem+json"
                 ],
                 "tags": [
                     "users"
@@ -577,7 +594,8 @@ const docTemplate = `{
             "get": {
                 "description": "The user's tweets in ascending id order, paginated like GET /tweets.",
                 "produces": [
-                    "application/json"
+                    "application/json",
+                    "application/problem+json"
                 ],
                 "tags": [
                     "users"
@@ -654,47 +672,50 @@ const docTemplate = `{
         }
     },
     "definitions": {
-        "Author": {
-            "type": "object",
-            "properties": {
-                "id": {
-                    "type": "integer",
-                    "example": 7
-                },
-                "username": {
-                    "type": "string",
-                    "example": "ada_lovelace"
-                }
-            }
-        },
         "CreatedUser": {
             "type": "object",
+            "required": [
+                "api_key",
+                "created_at",
+                "email",
+                "id",
+                "username"
+            ],
             "properties": {
                 "api_key": {
                     "description": "Shown only in this response; store it, it cannot be recovered.",
                     "type": "string",
+                    "minLength": 1,
                     "example": "tw_3q2-7vXfJ0mY1c9Zk8Qe5nP4sR6tU0wA2bD4fH6jL8n"
                 },
                 "created_at": {
                     "type": "string",
+                    "format": "date-time",
                     "example": "2026-11-26T18:30:00.123456Z"
                 },
                 "email": {
                     "type": "string",
+                    "minLength": 1,
                     "example": "ada@example.com"
                 },
                 "id": {
                     "type": "integer",
+                    "minimum": 1,
                     "example": 7
                 },
                 "username": {
                     "type": "string",
+                    "minLength": 1,
                     "example": "ada_lovelace"
                 }
             }
         },
         "FieldError": {
             "type": "object",
+            "required": [
+                "field",
+                "message"
+            ],
             "properties": {
                 "field": {
                     "type": "string",
@@ -708,23 +729,36 @@ const docTemplate = `{
         },
         "Health": {
             "type": "object",
+            "required": [
+                "started_at",
+                "status",
+                "version"
+            ],
             "properties": {
                 "started_at": {
                     "type": "string",
+                    "format": "date-time",
                     "example": "2026-11-26T18:30:00.123456789Z"
                 },
                 "status": {
                     "type": "string",
+                    "minLength": 1,
                     "example": "ok"
                 },
                 "version": {
                     "type": "string",
+                    "minLength": 1,
                     "example": "v1.0.0"
                 }
             }
         },
         "Problem": {
             "type": "object",
+            "required": [
+                "status",
+                "title",
+                "type"
+            ],
             "properties": {
                 "detail": {
                     "type": "string",
@@ -760,38 +794,66 @@ const docTemplate = `{
         },
         "Ready": {
             "type": "object",
+            "required": [
+                "status"
+            ],
             "properties": {
                 "status": {
                     "type": "string",
+                    "minLength": 1,
                     "example": "ready"
                 }
             }
         },
         "Tweet": {
             "type": "object",
+            "required": [
+                "created_at",
+                "id",
+                "text",
+                "updated_at",
+                "user"
+            ],
             "properties": {
                 "created_at": {
                     "type": "string",
+                    "format": "date-time",
                     "example": "2026-11-26T18:30:00.123456Z"
                 },
                 "id": {
                     "type": "integer",
+                    "minimum": 1,
                     "example": 42
                 },
                 "text": {
                     "type": "string",
+                    "minLength": 1,
                     "example": "Hello, world!"
                 },
                 "updated_at": {
                     "type": "string",
+                    "format": "date-time",
                     "example": "2026-11-26T18:30:00.123456Z"
                 },
                 "user": {
-                    "allOf": [
-                        {
-                            "$ref": "#/definitions/Author"
-                        }
+                    "description": "The author, or null when the tweet is anonymous.",
+                    "type": "object",
+                    "required": [
+                        "id",
+                        "username"
                     ],
+                    "properties": {
+                        "id": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "example": 7
+                        },
+                        "username": {
+                            "type": "string",
+                            "minLength": 1,
+                            "example": "ada_lovelace"
+                        }
+                    },
                     "x-nullable": true
                 }
             }
@@ -810,17 +872,25 @@ const docTemplate = `{
         },
         "User": {
             "type": "object",
+            "required": [
+                "created_at",
+                "id",
+                "username"
+            ],
             "properties": {
                 "created_at": {
                     "type": "string",
+                    "format": "date-time",
                     "example": "2026-11-26T18:30:00.123456Z"
                 },
                 "id": {
                     "type": "integer",
+                    "minimum": 1,
                     "example": 7
                 },
                 "username": {
                     "type": "string",
+                    "minLength": 1,
                     "example": "ada_lovelace"
                 }
             }

@@ -13,17 +13,24 @@ type tweetRequest struct {
 } //	@name	TweetRequest
 
 type tweetResponse struct {
-	ID        int64           `json:"id" example:"42"`
-	Text      string          `json:"text" example:"Hello, world!"`
-	CreatedAt time.Time       `json:"created_at" example:"2026-11-26T18:30:00.123456Z"`
-	UpdatedAt time.Time       `json:"updated_at" example:"2026-11-26T18:30:00.123456Z"`
-	User      *authorResponse `json:"user" extensions:"x-nullable"`
+	ID        int64     `json:"id" example:"42" minimum:"1" validate:"required"`
+	Text      string    `json:"text" example:"Hello, world!" minLength:"1" validate:"required"`
+	CreatedAt time.Time `json:"created_at" example:"2026-11-26T18:30:00.123456Z" format:"date-time" validate:"required"`
+	UpdatedAt time.Time `json:"updated_at" example:"2026-11-26T18:30:00.123456Z" format:"date-time" validate:"required"`
+	// The author, or null when the tweet is anonymous.
+	User *struct {
+		ID       int64  `json:"id" example:"7" minimum:"1" validate:"required"`
+		Username string `json:"username" example:"ada_lovelace" minLength:"1" validate:"required"`
+	} `json:"user" extensions:"x-nullable" validate:"required"`
 } //	@name	Tweet
 
-type authorResponse struct {
-	ID       int64  `json:"id" example:"7"`
-	Username string `json:"username" example:"ada_lovelace"`
-} //	@name	Author
+// authorResponse is tweetResponse.User. The field spells the struct out
+// because swag writes an unnamed struct inline, where x-nullable works:
+// beside a $ref or allOf most validators ignore it.
+type authorResponse = struct {
+	ID       int64  `json:"id" example:"7" minimum:"1" validate:"required"`
+	Username string `json:"username" example:"ada_lovelace" minLength:"1" validate:"required"`
+}
 
 func newTweetResponse(t twitter.Tweet) tweetResponse {
 	r := tweetResponse{ID: t.ID, Text: t.Text, CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()}
@@ -51,27 +58,27 @@ type userRequest struct {
 
 // createdUserResponse is shown once, on creation: it holds the API key.
 type createdUserResponse struct {
-	ID        int64     `json:"id" example:"7"`
-	Username  string    `json:"username" example:"ada_lovelace"`
-	Email     string    `json:"email" example:"ada@example.com"`
-	CreatedAt time.Time `json:"created_at" example:"2026-11-26T18:30:00.123456Z"`
+	ID        int64     `json:"id" example:"7" minimum:"1" validate:"required"`
+	Username  string    `json:"username" example:"ada_lovelace" minLength:"1" validate:"required"`
+	Email     string    `json:"email" example:"ada@example.com" minLength:"1" validate:"required"`
+	CreatedAt time.Time `json:"created_at" example:"2026-11-26T18:30:00.123456Z" format:"date-time" validate:"required"`
 	// Shown only in this response; store it, it cannot be recovered.
-	APIKey string `json:"api_key" example:"tw_3q2-7vXfJ0mY1c9Zk8Qe5nP4sR6tU0wA2bD4fH6jL8n"`
+	APIKey string `json:"api_key" example:"tw_3q2-7vXfJ0mY1c9Zk8Qe5nP4sR6tU0wA2bD4fH6jL8n" minLength:"1" validate:"required"`
 } //	@name	CreatedUser
 
 // userResponse is a user's public profile.
 type userResponse struct {
-	ID        int64     `json:"id" example:"7"`
-	Username  string    `json:"username" example:"ada_lovelace"`
-	CreatedAt time.Time `json:"created_at" example:"2026-11-26T18:30:00.123456Z"`
+	ID        int64     `json:"id" example:"7" minimum:"1" validate:"required"`
+	Username  string    `json:"username" example:"ada_lovelace" minLength:"1" validate:"required"`
+	CreatedAt time.Time `json:"created_at" example:"2026-11-26T18:30:00.123456Z" format:"date-time" validate:"required"`
 } //	@name	User
 
 type healthResponse struct {
-	Status    string `json:"status" example:"ok"`
-	Version   string `json:"version" example:"v1.0.0"`
-	StartedAt string `json:"started_at" example:"2026-11-26T18:30:00.123456789Z"`
+	Status    string `json:"status" example:"ok" minLength:"1" validate:"required"`
+	Version   string `json:"version" example:"v1.0.0" minLength:"1" validate:"required"`
+	StartedAt string `json:"started_at" example:"2026-11-26T18:30:00.123456789Z" format:"date-time" validate:"required"`
 } //	@name	Health
 
 type readyResponse struct {
-	Status string `json:"status" example:"ready"`
+	Status string `json:"status" example:"ready" minLength:"1" validate:"required"`
 } //	@name	Ready

@@ -59,7 +59,7 @@ func handleHealthz(version string, startedAt time.Time) fiber.Handler {
 //	@Summary		Readiness
 //	@Description	200 when the database answers a ping within 1 s, else 503 with Retry-After.
 //	@Tags			meta
-//	@Produce		json
+//	@Produce		json,application/problem+json
 //	@Success		200	{object}	readyResponse
 //	@Failure		503	{object}	problem	"Database unavailable"
 //	@Router			/readyz [get]

@@ -19,9 +19,9 @@ const retryAfterSeconds = "5"
 
 // problem is an RFC 9457 problem details object.
 type problem struct {
-	Type      string       `json:"type" example:"about:blank"`
-	Title     string       `json:"title" example:"Unprocessable Entity"`
-	Status    int          `json:"status" example:"422"`
+	Type      string       `json:"type" example:"about:blank" validate:"required"`
+	Title     string       `json:"title" example:"Unprocessable Entity" validate:"required"`
+	Status    int          `json:"status" example:"422" validate:"required"`
 	Detail    string       `json:"detail,omitempty" example:"text: must not be empty"`
 	Instance  string       `json:"instance,omitempty" example:"/tweets"`
 	RequestID string       `json:"request_id,omitempty" example:"3f2a9c4e1b7d8a60"`
@@ -30,8 +30,8 @@ type problem struct {
 
 // fieldError names one invalid input field.
 type fieldError struct {
-	Field   string `json:"field" example:"text"`
-	Message string `json:"message" example:"must not be empty"`
+	Field   string `json:"field" example:"text" validate:"required"`
+	Message string `json:"message" example:"must not be empty" validate:"required"`
 } //	@name	FieldError
 
 // requestError is a client error found before the domain is involved:

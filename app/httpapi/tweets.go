@@ -38,7 +38,7 @@ type tweetDeleter interface {
 //	@Summary		List tweets
 //	@Description	All tweets in ascending id order, a page at a time. When more remain, the Link header points to the next page.
 //	@Tags			tweets
-//	@Produce		json
+//	@Produce		json,application/problem+json
 //	@Param			limit		query		int	false	"Page size"							minimum(1)	maximum(200)	default(50)
 //	@Param			after_id	query		int	false	"Return tweets with ids above this"	minimum(0)
 //	@Success		200			{array}		tweetResponse
@@ -66,7 +66,7 @@ func handleListTweets(tweets tweetLister) fiber.Handler {
 //	@Summary		List a user's tweets
 //	@Description	The user's tweets in ascending id order, paginated like GET /tweets.
 //	@Tags			users
-//	@Produce		json
+//	@Produce		json,application/problem+json
 //	@Param			id			path		int	true	"User id"	minimum(1)
 //	@Param			limit		query		int	false	"Page size"							minimum(1)	maximum(200)	default(50)
 //	@Param			after_id	query		int	false	"Return tweets with ids above this"	minimum(0)
@@ -108,8 +108,9 @@ func sendPage(c *fiber.Ctx, page twitter.Page, list []twitter.Tweet, more bool) 
 //	@Description	With a valid X-API-Key the caller becomes the author; without one the tweet is anonymous and anyone may change it.
 //	@Tags			tweets
 //	@Accept			json
-//	@Produce		json
+//	@Produce		json,application/problem+json
 //	@Param			tweet	body		tweetRequest	true	"The tweet"
+//	@Security		Anonymous
 //	@Security		APIKey
 //	@Success		201		{object}	tweetResponse
 //	@Header			201		{string}	Location	"/tweets/{id}"
@@ -139,7 +140,7 @@ func handleCreateTweet(tweets tweetCreator) fiber.Handler {
 //
 //	@Summary	Get a tweet
 //	@Tags		tweets
-//	@Produce	json
+//	@Produce	json,application/problem+json
 //	@Param		id	path		int	true	"Tweet id"	minimum(1)
 //	@Success	200	{object}	tweetResponse
 //	@Failure	400	{object}	problem	"Malformed id"
@@ -166,9 +167,10 @@ func handleGetTweet(tweets tweetGetter) fiber.Handler {
 //	@Description	A tweet with an author may be changed only with that author's X-API-Key; an anonymous tweet by anyone.
 //	@Tags			tweets
 //	@Accept			json
-//	@Produce		json
+//	@Produce		json,application/problem+json
 //	@Param			id		path		int				true	"Tweet id"	minimum(1)
 //	@Param			tweet	body		tweetRequest	true	"The new text"
+//	@Security		Anonymous
 //	@Security		APIKey
 //	@Success		200		{object}	tweetResponse
 //	@Failure		400		{object}	problem	"Malformed id or JSON"
@@ -203,14 +205,16 @@ func handleUpdateTweet(tweets tweetUpdater) fiber.Handler {
 //	@Summary		Delete a tweet
 //	@Description	A tweet with an author may be deleted only with that author's X-API-Key; an anonymous tweet by anyone.
 //	@Tags			tweets
-//	@Produce		json
+//	@Produce		json,application/problem+json
 //	@Param			id	path	int	true	"Tweet id"	minimum(1)
+//	@Security		Anonymous
 //	@Security		APIKey
 //	@Success		204
 //	@Failure		400	{object}	problem	"Malformed id"
 //	@Failure		401	{object}	problem	"Missing or unknown API key"
 //	@Failure		403	{object}	problem	"Another user's tweet"
 //	@Failure		404	{object}	problem	"No such tweet"
+//	@Failure		413	{object}	problem	"Body over 1 MiB"
 //	@Failure		503	{object}	problem	"Database unavailable"
 //	@Router			/tweets/{id} [delete]
 func handleDeleteTweet(tweets tweetDeleter) fiber.Handler {

@@ -24,7 +24,7 @@ type userGetter interface {
 //	@Description	Returns the user with its API key. The key is shown only in this response and stored only as a SHA-256 hash.
 //	@Tags			users
 //	@Accept			json
-//	@Produce		json
+//	@Produce		json,application/problem+json
 //	@Param			user	body		userRequest	true	"The new user"
 //	@Success		201		{object}	createdUserResponse
 //	@Header			201		{string}	Location	"/users/{id}"
@@ -74,7 +74,7 @@ func handleCreateUser(users userCreator) fiber.Handler {
 //	@Summary		Get a user
 //	@Description	The public profile: never the email or the API key.
 //	@Tags			users
-//	@Produce		json
+//	@Produce		json,application/problem+json
 //	@Param			id	path		int	true	"User id"	minimum(1)
 //	@Success		200	{object}	userResponse
 //	@Failure		400	{object}	problem	"Malformed id"
