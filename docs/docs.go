@@ -23,6 +23,10 @@ const docTemplate = `{
     "paths": {
         "/": {
             "get": {
+                "produces": [
+                    "application/json",
+                    "application/problem+json"
+                ],
                 "tags": [
                     "meta"
                 ],
@@ -36,6 +40,18 @@ const docTemplate = `{
                                 "description": "/swagger/index.html"
                             }
                         }
+                    },
+                    "413": {
+                        "description": "Body over 1 MiB (any method)",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "431": {
+                        "description": "Request line and headers over 4 KiB",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
                     }
                 }
             }
@@ -44,7 +60,8 @@ const docTemplate = `{
             "get": {
                 "description": "200 while the process serves requests; started_at is the process start with nanosecond precision.",
                 "produces": [
-                    "application/json"
+                    "application/json",
+                    "application/problem+json"
                 ],
                 "tags": [
                     "meta"
@@ -56,6 +73,18 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/Health"
                         }
+                    },
+                    "413": {
+                        "description": "Body over 1 MiB (any method)",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "431": {
+                        "description": "Request line and headers over 4 KiB",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
                     }
                 }
             }
@@ -63,7 +92,8 @@ const docTemplate = `{
         "/hello": {
             "get": {
                 "produces": [
-                    "text/plain"
+                    "text/plain",
+                    "application/problem+json"
                 ],
                 "tags": [
                     "meta"
@@ -74,6 +104,18 @@ const docTemplate = `{
                         "description": "Goodbye World!",
                         "schema": {
                             "type": "string"
+                        }
+                    },
+                    "413": {
+                        "description": "Body over 1 MiB (any method)",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "431": {
+                        "description": "Request line and headers over 4 KiB",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
                         }
                     }
                 }
@@ -95,6 +137,18 @@ const docTemplate = `{
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/Ready"
+                        }
+                    },
+                    "413": {
+                        "description": "Body over 1 MiB (any method)",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "431": {
+                        "description": "Request line and headers over 4 KiB",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
                         }
                     },
                     "503": {
@@ -157,8 +211,20 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "413": {
+                        "description": "Body over 1 MiB (any method)",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "422": {
                         "description": "Parameter out of range",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "431": {
+                        "description": "Request line and headers over 4 KiB",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -244,6 +310,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "431": {
+                        "description": "Request line and headers over 4 KiB",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "503": {
                         "description": "Database unavailable",
                         "schema": {
@@ -288,6 +360,18 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "No such tweet",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Body over 1 MiB (any method)",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "431": {
+                        "description": "Request line and headers over 4 KiB",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -356,6 +440,12 @@ const docTemplate = `{
                     },
                     "413": {
                         "description": "Body over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "431": {
+                        "description": "Request line and headers over 4 KiB",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -455,6 +545,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "431": {
+                        "description": "Request line and headers over 4 KiB",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "503": {
                         "description": "Database unavailable",
                         "schema": {
@@ -532,6 +628,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "431": {
+                        "description": "Request line and headers over 4 KiB",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "503": {
                         "description": "Database unavailable",
                         "schema": {
@@ -577,6 +679,18 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "No such user",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Body over 1 MiB (any method)",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "431": {
+                        "description": "Request line and headers over 4 KiB",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -655,8 +769,20 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "413": {
+                        "description": "Body over 1 MiB (any method)",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "422": {
                         "description": "Parameter out of range",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "431": {
+                        "description": "Request line and headers over 4 KiB",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }

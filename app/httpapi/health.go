@@ -17,8 +17,11 @@ const readyTimeout = time.Second
 //
 //	@Summary	Redirect to the Swagger UI
 //	@Tags		meta
+//	@Produce	json,application/problem+json
 //	@Success	302
 //	@Header		302	{string}	Location	"/swagger/index.html"
+//	@Failure	413	{object}	problem	"Body over 1 MiB (any method)"
+//	@Failure	431	{object}	problem	"Request line and headers over 4 KiB"
 //	@Router		/ [get]
 func handleRoot() fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -30,8 +33,10 @@ func handleRoot() fiber.Handler {
 //
 //	@Summary	Say goodbye
 //	@Tags		meta
-//	@Produce	plain
+//	@Produce	plain,application/problem+json
 //	@Success	200	{string}	string	"Goodbye World!"
+//	@Failure	413	{object}	problem	"Body over 1 MiB (any method)"
+//	@Failure	431	{object}	problem	"Request line and headers over 4 KiB"
 //	@Router		/hello [get]
 func handleHello() fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -44,8 +49,10 @@ func handleHello() fiber.Handler {
 //	@Summary		Liveness
 //	@Description	200 while the process serves requests; started_at is the process start with nanosecond precision.
 //	@Tags			meta
-//	@Produce		json
+//	@Produce		json,application/problem+json
 //	@Success		200	{object}	healthResponse
+//	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
+//	@Failure		431	{object}	problem	"Request line and headers over 4 KiB"
 //	@Router			/healthz [get]
 func handleHealthz(version string, startedAt time.Time) fiber.Handler {
 	body := healthResponse{Status: "ok", Version: version, StartedAt: startedAt.UTC().Format(time.RFC3339Nano)}
@@ -62,6 +69,8 @@ func handleHealthz(version string, startedAt time.Time) fiber.Handler {
 //	@Produce		json,application/problem+json
 //	@Success		200	{object}	readyResponse
 //	@Failure		503	{object}	problem	"Database unavailable"
+//	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
+//	@Failure		431	{object}	problem	"Request line and headers over 4 KiB"
 //	@Router			/readyz [get]
 func handleReadyz(db Pinger) fiber.Handler {
 	return func(c *fiber.Ctx) error {

@@ -46,6 +46,8 @@ type tweetDeleter interface {
 //	@Failure		400			{object}	problem	"Non-numeric parameter"
 //	@Failure		422			{object}	problem	"Parameter out of range"
 //	@Failure		503			{object}	problem	"Database unavailable"
+//	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
+//	@Failure		431	{object}	problem	"Request line and headers over 4 KiB"
 //	@Router			/tweets [get]
 func handleListTweets(tweets tweetLister) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -76,6 +78,8 @@ func handleListTweets(tweets tweetLister) fiber.Handler {
 //	@Failure		404			{object}	problem	"No such user"
 //	@Failure		422			{object}	problem	"Parameter out of range"
 //	@Failure		503			{object}	problem	"Database unavailable"
+//	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
+//	@Failure		431	{object}	problem	"Request line and headers over 4 KiB"
 //	@Router			/users/{id}/tweets [get]
 func handleListUserTweets(tweets userTweetLister) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -120,6 +124,7 @@ func sendPage(c *fiber.Ctx, page twitter.Page, list []twitter.Tweet, more bool) 
 //	@Failure		415		{object}	problem	"Not JSON"
 //	@Failure		422		{object}	problem	"Invalid text"
 //	@Failure		503		{object}	problem	"Database unavailable"
+//	@Failure		431	{object}	problem	"Request line and headers over 4 KiB"
 //	@Router			/tweets [post]
 func handleCreateTweet(tweets tweetCreator) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -146,6 +151,8 @@ func handleCreateTweet(tweets tweetCreator) fiber.Handler {
 //	@Failure	400	{object}	problem	"Malformed id"
 //	@Failure	404	{object}	problem	"No such tweet"
 //	@Failure	503	{object}	problem	"Database unavailable"
+//	@Failure	413	{object}	problem	"Body over 1 MiB (any method)"
+//	@Failure	431	{object}	problem	"Request line and headers over 4 KiB"
 //	@Router		/tweets/{id} [get]
 func handleGetTweet(tweets tweetGetter) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -181,6 +188,7 @@ func handleGetTweet(tweets tweetGetter) fiber.Handler {
 //	@Failure		415		{object}	problem	"Not JSON"
 //	@Failure		422		{object}	problem	"Invalid text"
 //	@Failure		503		{object}	problem	"Database unavailable"
+//	@Failure		431	{object}	problem	"Request line and headers over 4 KiB"
 //	@Router			/tweets/{id} [patch]
 func handleUpdateTweet(tweets tweetUpdater) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -216,6 +224,7 @@ func handleUpdateTweet(tweets tweetUpdater) fiber.Handler {
 //	@Failure		404	{object}	problem	"No such tweet"
 //	@Failure		413	{object}	problem	"Body over 1 MiB"
 //	@Failure		503	{object}	problem	"Database unavailable"
+//	@Failure		431	{object}	problem	"Request line and headers over 4 KiB"
 //	@Router			/tweets/{id} [delete]
 func handleDeleteTweet(tweets tweetDeleter) fiber.Handler {
 	return func(c *fiber.Ctx) error {
