@@ -48,7 +48,7 @@ const docTemplate = `{
                         }
                     },
                     "431": {
-                        "description": "Request line and headers over 4 KiB",
+                        "description": "Request line and headers too large",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -81,7 +81,7 @@ const docTemplate = `{
                         }
                     },
                     "431": {
-                        "description": "Request line and headers over 4 KiB",
+                        "description": "Request line and headers too large",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -113,7 +113,7 @@ const docTemplate = `{
                         }
                     },
                     "431": {
-                        "description": "Request line and headers over 4 KiB",
+                        "description": "Request line and headers too large",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -146,7 +146,7 @@ const docTemplate = `{
                         }
                     },
                     "431": {
-                        "description": "Request line and headers over 4 KiB",
+                        "description": "Request line and headers too large",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -224,7 +224,7 @@ const docTemplate = `{
                         }
                     },
                     "431": {
-                        "description": "Request line and headers over 4 KiB",
+                        "description": "Request line and headers too large",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -311,7 +311,7 @@ const docTemplate = `{
                         }
                     },
                     "431": {
-                        "description": "Request line and headers over 4 KiB",
+                        "description": "Request line and headers too large",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -371,7 +371,7 @@ const docTemplate = `{
                         }
                     },
                     "431": {
-                        "description": "Request line and headers over 4 KiB",
+                        "description": "Request line and headers too large",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -445,7 +445,7 @@ const docTemplate = `{
                         }
                     },
                     "431": {
-                        "description": "Request line and headers over 4 KiB",
+                        "description": "Request line and headers too large",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -546,7 +546,7 @@ const docTemplate = `{
                         }
                     },
                     "431": {
-                        "description": "Request line and headers over 4 KiB",
+                        "description": "Request line and headers too large",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -629,7 +629,7 @@ const docTemplate = `{
                         }
                     },
                     "431": {
-                        "description": "Request line and headers over 4 KiB",
+                        "description": "Request line and headers too large",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -690,7 +690,7 @@ const docTemplate = `{
                         }
                     },
                     "431": {
-                        "description": "Request line and headers over 4 KiB",
+                        "description": "Request line and headers too large",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -782,7 +782,7 @@ const docTemplate = `{
                         }
                     },
                     "431": {
-                        "description": "Request line and headers over 4 KiB",
+                        "description": "Request line and headers too large",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }

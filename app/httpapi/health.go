@@ -21,7 +21,7 @@ const readyTimeout = time.Second
 //	@Success	302
 //	@Header		302	{string}	Location	"/swagger/index.html"
 //	@Failure	413	{object}	problem	"Body over 1 MiB (any method)"
-//	@Failure	431	{object}	problem	"Request line and headers over 4 KiB"
+//	@Failure	431	{object}	problem	"Request line and headers too large"
 //	@Router		/ [get]
 func handleRoot() fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -36,7 +36,7 @@ func handleRoot() fiber.Handler {
 //	@Produce	plain,application/problem+json
 //	@Success	200	{string}	string	"Goodbye World!"
 //	@Failure	413	{object}	problem	"Body over 1 MiB (any method)"
-//	@Failure	431	{object}	problem	"Request line and headers over 4 KiB"
+//	@Failure	431	{object}	problem	"Request line and headers too large"
 //	@Router		/hello [get]
 func handleHello() fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -52,7 +52,7 @@ func handleHello() fiber.Handler {
 //	@Produce		json,application/problem+json
 //	@Success		200	{object}	healthResponse
 //	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
-//	@Failure		431	{object}	problem	"Request line and headers over 4 KiB"
+//	@Failure		431	{object}	problem	"Request line and headers too large"
 //	@Router			/healthz [get]
 func handleHealthz(version string, startedAt time.Time) fiber.Handler {
 	body := healthResponse{Status: "ok", Version: version, StartedAt: startedAt.UTC().Format(time.RFC3339Nano)}
@@ -70,7 +70,7 @@ func handleHealthz(version string, startedAt time.Time) fiber.Handler {
 //	@Success		200	{object}	readyResponse
 //	@Failure		503	{object}	problem	"Database unavailable"
 //	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
-//	@Failure		431	{object}	problem	"Request line and headers over 4 KiB"
+//	@Failure		431	{object}	problem	"Request line and headers too large"
 //	@Router			/readyz [get]
 func handleReadyz(db Pinger) fiber.Handler {
 	return func(c *fiber.Ctx) error {

@@ -47,7 +47,7 @@ type tweetDeleter interface {
 //	@Failure		422			{object}	problem	"Parameter out of range"
 //	@Failure		503			{object}	problem	"Database unavailable"
 //	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
-//	@Failure		431	{object}	problem	"Request line and headers over 4 KiB"
+//	@Failure		431	{object}	problem	"Request line and headers too large"
 //	@Router			/tweets [get]
 func handleListTweets(tweets tweetLister) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -79,7 +79,7 @@ func handleListTweets(tweets tweetLister) fiber.Handler {
 //	@Failure		422			{object}	problem	"Parameter out of range"
 //	@Failure		503			{object}	problem	"Database unavailable"
 //	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
-//	@Failure		431	{object}	problem	"Request line and headers over 4 KiB"
+//	@Failure		431	{object}	problem	"Request line and headers too large"
 //	@Router			/users/{id}/tweets [get]
 func handleListUserTweets(tweets userTweetLister) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -124,7 +124,7 @@ func sendPage(c *fiber.Ctx, page twitter.Page, list []twitter.Tweet, more bool) 
 //	@Failure		415		{object}	problem	"Not JSON"
 //	@Failure		422		{object}	problem	"Invalid text"
 //	@Failure		503		{object}	problem	"Database unavailable"
-//	@Failure		431	{object}	problem	"Request line and headers over 4 KiB"
+//	@Failure		431	{object}	problem	"Request line and headers too large"
 //	@Router			/tweets [post]
 func handleCreateTweet(tweets tweetCreator) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -152,7 +152,7 @@ func handleCreateTweet(tweets tweetCreator) fiber.Handler {
 //	@Failure	404	{object}	problem	"No such tweet"
 //	@Failure	503	{object}	problem	"Database unavailable"
 //	@Failure	413	{object}	problem	"Body over 1 MiB (any method)"
-//	@Failure	431	{object}	problem	"Request line and headers over 4 KiB"
+//	@Failure	431	{object}	problem	"Request line and headers too large"
 //	@Router		/tweets/{id} [get]
 func handleGetTweet(tweets tweetGetter) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -188,7 +188,7 @@ func handleGetTweet(tweets tweetGetter) fiber.Handler {
 //	@Failure		415		{object}	problem	"Not JSON"
 //	@Failure		422		{object}	problem	"Invalid text"
 //	@Failure		503		{object}	problem	"Database unavailable"
-//	@Failure		431	{object}	problem	"Request line and headers over 4 KiB"
+//	@Failure		431	{object}	problem	"Request line and headers too large"
 //	@Router			/tweets/{id} [patch]
 func handleUpdateTweet(tweets tweetUpdater) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -224,7 +224,7 @@ func handleUpdateTweet(tweets tweetUpdater) fiber.Handler {
 //	@Failure		404	{object}	problem	"No such tweet"
 //	@Failure		413	{object}	problem	"Body over 1 MiB"
 //	@Failure		503	{object}	problem	"Database unavailable"
-//	@Failure		431	{object}	problem	"Request line and headers over 4 KiB"
+//	@Failure		431	{object}	problem	"Request line and headers too large"
 //	@Router			/tweets/{id} [delete]
 func handleDeleteTweet(tweets tweetDeleter) fiber.Handler {
 	return func(c *fiber.Ctx) error {

@@ -34,7 +34,7 @@ type userGetter interface {
 //	@Failure		415		{object}	problem	"Not JSON"
 //	@Failure		422		{object}	problem	"Invalid username or email"
 //	@Failure		503		{object}	problem	"Database unavailable"
-//	@Failure		431	{object}	problem	"Request line and headers over 4 KiB"
+//	@Failure		431	{object}	problem	"Request line and headers too large"
 //	@Router			/users [post]
 func handleCreateUser(users userCreator) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -82,7 +82,7 @@ func handleCreateUser(users userCreator) fiber.Handler {
 //	@Failure		404	{object}	problem	"No such user"
 //	@Failure		503	{object}	problem	"Database unavailable"
 //	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
-//	@Failure		431	{object}	problem	"Request line and headers over 4 KiB"
+//	@Failure		431	{object}	problem	"Request line and headers too large"
 //	@Router			/users/{id} [get]
 func handleGetUser(users userGetter) fiber.Handler {
 	return func(c *fiber.Ctx) error {
