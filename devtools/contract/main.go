@@ -143,9 +143,10 @@ type routed struct {
 // the request and the response.
 func (v *validator) proxy(upstream *url.URL) http.Handler {
 	rp := httputil.NewSingleHostReverseProxy(upstream)
-	// A fresh connection a request: the API closes the connection after
-	// refusing oversized headers, and a reused one would race that close.
-	rp.Transport = &http.Transport{DisableKeepAlives: true}
+	// The API answers oversized headers with 431 and closes the connection
+	// before reading the rest. A fresh connection a request, and a request
+	// head written in one go, keep the proxy from racing that close.
+	rp.Transport = &http.Transport{DisableKeepAlives: true, WriteBufferSize: 64 << 10}
 	// Redirects and errors are the API's answers: pass them on as they are.
 	rp.ModifyResponse = v.checkResponse
 	rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
