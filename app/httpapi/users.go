@@ -37,6 +37,8 @@ type userGetter interface {
 //	@Router			/users [post]
 func handleCreateUser(users userCreator) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		// The response holds the only copy of the API key: no cache may keep it.
+		c.Set(fiber.HeaderCacheControl, "no-store")
 		var req userRequest
 		if err := decodeJSON(c, &req); err != nil {
 			return err
