@@ -26,7 +26,7 @@ var _ = Describe("Load", func() {
 		Expect(c.RequestTimeout).To(Equal(5 * time.Second))
 		Expect(c.ShutdownDelay).To(Equal(2 * time.Second))
 		Expect(c.ShutdownTimeout).To(Equal(6 * time.Second))
-		Expect(c.ShutdownDelay+c.ShutdownTimeout+config.AbortGrace).To(BeNumerically("<", config.StopGrace))
+		Expect(c.ShutdownDelay + c.ShutdownTimeout + config.AbortGrace).To(BeNumerically("<", config.StopGrace))
 		Expect(c.MigrationLockTimeout).To(Equal(5 * time.Second))
 		Expect(c.MigrationStatementTimeout).To(Equal(time.Minute))
 	})

@@ -113,10 +113,10 @@ var _ = Describe("one budget per request", func() {
 			defer GinkgoRecover()
 			got <- req(http.MethodGet, "/tweets").on(a)
 		}()
-		Consistently(got).WithTimeout(200 * time.Millisecond).ShouldNot(Receive(), "it waits for the stalled database")
+		Consistently(got).WithTimeout(200*time.Millisecond).ShouldNot(Receive(), "it waits for the stalled database")
 		abort()
 		var r result
-		Eventually(got).WithTimeout(5 * time.Second).Should(Receive(&r), "the minute-long budget did not matter")
+		Eventually(got).WithTimeout(5*time.Second).Should(Receive(&r), "the minute-long budget did not matter")
 		expectProblem(r, http.StatusServiceUnavailable)
 		Expect(r.header.Get("Retry-After")).NotTo(BeEmpty())
 	})
@@ -297,11 +297,11 @@ var _ = Describe("the request body budget", func() {
 			}
 			Expect(u.resp).NotTo(Receive(), "upload %d was answered before its body was sent", i)
 			finish(u)
-			Eventually(u.resp).WithTimeout(10 * time.Second).Should(Receive(Equal(http.StatusCreated)), "upload %d", i)
+			Eventually(u.resp).WithTimeout(10*time.Second).Should(Receive(Equal(http.StatusCreated)), "upload %d", i)
 		}
 		u := start()
 		finish(u)
-		Eventually(u.resp).WithTimeout(10 * time.Second).Should(Receive(Equal(http.StatusCreated)), "the room is free again")
+		Eventually(u.resp).WithTimeout(10*time.Second).Should(Receive(Equal(http.StatusCreated)), "the room is free again")
 	})
 })
 

@@ -138,7 +138,7 @@ var _ = Describe("the termination contract", func() {
 			r.Body.Close()
 			flipped = time.Now()
 			return r.StatusCode
-		}).WithPolling(5 * time.Millisecond).WithTimeout(delay).Should(Equal(http.StatusServiceUnavailable),
+		}).WithPolling(5*time.Millisecond).WithTimeout(delay).Should(Equal(http.StatusServiceUnavailable),
 			"readiness must flip before the delay ends, while the server still serves")
 
 		By("exit 0 within the delay and the drain budget")
