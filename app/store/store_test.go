@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"sync"
@@ -151,6 +152,17 @@ var _ = Describe("Tweets and Users", func() {
 		It("reports an unknown user as ErrNotFound", func(ctx SpecContext) {
 			_, _, err := tweets.ListByUser(ctx, 4242, twitter.Page{Limit: 10})
 			Expect(err).To(MatchError(twitter.ErrNotFound))
+		})
+
+		It("refuses an invalid page with a ValidationError, never querying with it", func(ctx SpecContext) {
+			u, _ := newUser(ctx, "pager")
+			for _, p := range []twitter.Page{{}, {Limit: -1}, {Limit: twitter.MaxPageLimit + 1}, {Limit: 1, AfterID: -1}} {
+				var verr *twitter.ValidationError
+				_, _, err := tweets.List(ctx, p)
+				Expect(errors.As(err, &verr)).To(BeTrue(), "List(%+v): %v", p, err)
+				_, _, err = tweets.ListByUser(ctx, u.ID, p)
+				Expect(errors.As(err, &verr)).To(BeTrue(), "ListByUser(%+v): %v", p, err)
+			}
 		})
 	})
 

@@ -52,6 +52,9 @@ func (s *Tweets) List(ctx context.Context, page twitter.Page) ([]twitter.Tweet, 
 // ListByUser returns a page of userID's tweets in id order, and whether more
 // follow; twitter.ErrNotFound when there is no such user.
 func (s *Tweets) ListByUser(ctx context.Context, userID int64, page twitter.Page) ([]twitter.Tweet, bool, error) {
+	if err := page.Validate(); err != nil {
+		return nil, false, fmt.Errorf("select tweets: %w", err)
+	}
 	exists, err := s.db.NewSelect().Model((*userRow)(nil)).Where("id = ?", userID).Exists(ctx)
 	if err != nil {
 		return nil, false, mapErr("select user", err)
