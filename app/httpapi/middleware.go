@@ -122,7 +122,7 @@ func bufferBody(parent context.Context, wait time.Duration, budget *semaphore.We
 	return func(c *fiber.Ctx) error {
 		req := c.Request()
 		if !req.IsBodyStream() {
-			return c.Next() // app.Test and bodiless requests: nothing to read
+			return c.Next() // no body on the wire: nothing to read
 		}
 		size := req.Header.ContentLength() // -1 when chunked
 		if size > discard {

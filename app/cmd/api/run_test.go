@@ -246,7 +246,7 @@ var _ = Describe("serve", func() {
 		out := gbytes.NewBuffer()
 		go func() {
 			defer GinkgoRecover()
-			done <- run(ctx, []string{"api"}, env{"DATABASE_URL": tdb.DSN, "PORT": strconv.Itoa(port)}.get, out)
+			done <- run(ctx, []string{"api"}, env{"DATABASE_URL": tdb.DSN, "PORT": strconv.Itoa(port), "SHUTDOWN_DELAY": "0"}.get, out)
 		}()
 		DeferCleanup(cancel)
 		Eventually(out).WithTimeout(20 * time.Second).Should(gbytes.Say(`"msg":"serving"`))
