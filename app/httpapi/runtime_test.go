@@ -209,7 +209,7 @@ var _ = Describe("the request body budget", func() {
 	BeforeEach(func() {
 		a := httpapi.New(httpapi.Deps{
 			Tweets: store.NewTweets(tdb.DB), Users: store.NewUsers(tdb.DB), DB: tdb.DB,
-			RequestTimeout: 700 * time.Millisecond,
+			RequestTimeout: 3 * time.Second, // the wait for room, and each insert's budget
 		})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		Expect(err).NotTo(HaveOccurred())

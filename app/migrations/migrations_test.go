@@ -150,13 +150,13 @@ var _ = Describe("Migrator", func() {
 			_, err = tx.Exec(ctx, "SELECT count(*) FROM busy")
 			Expect(err).NotTo(HaveOccurred())
 
-			am, err := migrations.NewFromFS(db.DB, withAlter, migrations.Options{LockTimeout: 400 * time.Millisecond})
+			am, err := migrations.NewFromFS(db.DB, withAlter, migrations.Options{LockTimeout: 2 * time.Second})
 			Expect(err).NotTo(HaveOccurred())
 			start := time.Now()
 			_, err = am.Up(ctx)
-			Expect(time.Since(start)).To(BeNumerically("<", 5*time.Second), "it gave up after the lock timeout")
+			Expect(time.Since(start)).To(BeNumerically("<", 10*time.Second), "it gave up after the lock timeout")
 			Expect(err).To(MatchError(ContainSubstring("2_alter")))
-			Expect(err).To(MatchError(ContainSubstring("MIGRATION_LOCK_TIMEOUT (400ms)")))
+			Expect(err).To(MatchError(ContainSubstring("MIGRATION_LOCK_TIMEOUT (2s)")))
 			Expect(err).To(MatchError(ContainSubstring("AccessExclusiveLock on table busy")))
 			Expect(err).To(MatchError(MatchRegexp(`held by pid %d \(idle in transaction: SELECT count\(\*\) FROM busy\)`, readerPID)))
 
