@@ -41,6 +41,18 @@ const docTemplate = `{
                             }
                         }
                     },
+                    "400": {
+                        "description": "Body shorter than its Content-Length",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "408": {
+                        "description": "Body not received in time",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "413": {
                         "description": "Body over 1 MiB (any method)",
                         "schema": {
@@ -49,6 +61,12 @@ const docTemplate = `{
                     },
                     "431": {
                         "description": "Request line and headers too large",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "503": {
+                        "description": "Overloaded, timed out or shutting down",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -74,6 +92,18 @@ const docTemplate = `{
                             "$ref": "#/definitions/Health"
                         }
                     },
+                    "400": {
+                        "description": "Body shorter than its Content-Length",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "408": {
+                        "description": "Body not received in time",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "413": {
                         "description": "Body over 1 MiB (any method)",
                         "schema": {
@@ -82,6 +112,12 @@ const docTemplate = `{
                     },
                     "431": {
                         "description": "Request line and headers too large",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "503": {
+                        "description": "Overloaded, timed out or shutting down",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -106,6 +142,18 @@ const docTemplate = `{
                             "type": "string"
                         }
                     },
+                    "400": {
+                        "description": "Body shorter than its Content-Length",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "408": {
+                        "description": "Body not received in time",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "413": {
                         "description": "Body over 1 MiB (any method)",
                         "schema": {
@@ -114,6 +162,12 @@ const docTemplate = `{
                     },
                     "431": {
                         "description": "Request line and headers too large",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "503": {
+                        "description": "Overloaded, timed out or shutting down",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -139,6 +193,18 @@ const docTemplate = `{
                             "$ref": "#/definitions/Ready"
                         }
                     },
+                    "400": {
+                        "description": "Body shorter than its Content-Length",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "408": {
+                        "description": "Body not received in time",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "413": {
                         "description": "Body over 1 MiB (any method)",
                         "schema": {
@@ -152,7 +218,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "Database unavailable",
+                        "description": "Database unavailable, overloaded, timed out or shutting down",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -211,6 +277,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "408": {
+                        "description": "Body not received in time",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "413": {
                         "description": "Body over 1 MiB (any method)",
                         "schema": {
@@ -230,7 +302,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "Database unavailable",
+                        "description": "Database unavailable, overloaded, timed out or shutting down",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -292,6 +364,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "408": {
+                        "description": "Body not received in time",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "413": {
                         "description": "Body over 1 MiB",
                         "schema": {
@@ -317,7 +395,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "Database unavailable",
+                        "description": "Database unavailable, overloaded, timed out or shutting down",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -364,6 +442,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "408": {
+                        "description": "Body not received in time",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "413": {
                         "description": "Body over 1 MiB (any method)",
                         "schema": {
@@ -377,7 +461,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "Database unavailable",
+                        "description": "Database unavailable, overloaded, timed out or shutting down",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -438,6 +522,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "408": {
+                        "description": "Body not received in time",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "413": {
                         "description": "Body over 1 MiB",
                         "schema": {
@@ -451,7 +541,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "Database unavailable",
+                        "description": "Database unavailable, overloaded, timed out or shutting down",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -527,6 +617,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "408": {
+                        "description": "Body not received in time",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "413": {
                         "description": "Body over 1 MiB",
                         "schema": {
@@ -552,7 +648,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "Database unavailable",
+                        "description": "Database unavailable, overloaded, timed out or shutting down",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -608,6 +704,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "408": {
+                        "description": "Body not received in time",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "409": {
                         "description": "Username or email taken",
                         "schema": {
@@ -639,7 +741,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "Database unavailable",
+                        "description": "Database unavailable, overloaded, timed out or shutting down",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -687,6 +789,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "408": {
+                        "description": "Body not received in time",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "413": {
                         "description": "Body over 1 MiB (any method)",
                         "schema": {
@@ -700,7 +808,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "Database unavailable",
+                        "description": "Database unavailable, overloaded, timed out or shutting down",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -773,6 +881,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "408": {
+                        "description": "Body not received in time",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "413": {
                         "description": "Body over 1 MiB (any method)",
                         "schema": {
@@ -792,7 +906,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "Database unavailable",
+                        "description": "Database unavailable, overloaded, timed out or shutting down",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }

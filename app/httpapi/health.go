@@ -23,8 +23,11 @@ const readyTimeout = time.Second
 //	@Produce	json,application/problem+json
 //	@Success	302
 //	@Header		302	{string}	Location	"/swagger/index.html"
+//	@Failure	400	{object}	problem	"Body shorter than its Content-Length"
+//	@Failure	408	{object}	problem	"Body not received in time"
 //	@Failure	413	{object}	problem	"Body over 1 MiB (any method)"
 //	@Failure	431	{object}	problem	"Request line and headers too large"
+//	@Failure	503	{object}	problem	"Overloaded, timed out or shutting down"
 //	@Router		/ [get]
 func handleRoot() fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -38,8 +41,11 @@ func handleRoot() fiber.Handler {
 //	@Tags		meta
 //	@Produce	plain,application/problem+json
 //	@Success	200	{string}	string	"Goodbye World!"
+//	@Failure	400	{object}	problem	"Body shorter than its Content-Length"
+//	@Failure	408	{object}	problem	"Body not received in time"
 //	@Failure	413	{object}	problem	"Body over 1 MiB (any method)"
 //	@Failure	431	{object}	problem	"Request line and headers too large"
+//	@Failure	503	{object}	problem	"Overloaded, timed out or shutting down"
 //	@Router		/hello [get]
 func handleHello() fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -54,8 +60,11 @@ func handleHello() fiber.Handler {
 //	@Tags			meta
 //	@Produce		json,application/problem+json
 //	@Success		200	{object}	healthResponse
+//	@Failure		400	{object}	problem	"Body shorter than its Content-Length"
+//	@Failure		408	{object}	problem	"Body not received in time"
 //	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
 //	@Failure		431	{object}	problem	"Request line and headers too large"
+//	@Failure		503	{object}	problem	"Overloaded, timed out or shutting down"
 //	@Router			/healthz [get]
 func handleHealthz(version string, startedAt time.Time) fiber.Handler {
 	body := healthResponse{Status: "ok", Version: version, StartedAt: startedAt.UTC().Format(time.RFC3339Nano)}
@@ -72,9 +81,11 @@ func handleHealthz(version string, startedAt time.Time) fiber.Handler {
 //	@Tags			meta
 //	@Produce		json,application/problem+json
 //	@Success		200	{object}	readyResponse
-//	@Failure		503	{object}	problem	"Database unavailable"
+//	@Failure		400	{object}	problem	"Body shorter than its Content-Length"
+//	@Failure		408	{object}	problem	"Body not received in time"
 //	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
 //	@Failure		431	{object}	problem	"Request line and headers too large"
+//	@Failure		503	{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/readyz [get]
 func handleReadyz(db Pinger, draining <-chan struct{}) fiber.Handler {
 	return func(c *fiber.Ctx) error {

@@ -44,10 +44,11 @@ type tweetDeleter interface {
 //	@Success		200			{array}		tweetResponse
 //	@Header			200			{string}	Link	"<...>; rel=\"next\" when another page exists"
 //	@Failure		400			{object}	problem	"Non-numeric parameter"
-//	@Failure		422			{object}	problem	"Parameter out of range"
-//	@Failure		503			{object}	problem	"Database unavailable"
+//	@Failure		408	{object}	problem	"Body not received in time"
 //	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
+//	@Failure		422			{object}	problem	"Parameter out of range"
 //	@Failure		431	{object}	problem	"Request line and headers too large"
+//	@Failure		503			{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/tweets [get]
 func handleListTweets(tweets tweetLister) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -76,10 +77,11 @@ func handleListTweets(tweets tweetLister) fiber.Handler {
 //	@Header			200			{string}	Link	"<...>; rel=\"next\" when another page exists"
 //	@Failure		400			{object}	problem	"Malformed id or parameter"
 //	@Failure		404			{object}	problem	"No such user"
-//	@Failure		422			{object}	problem	"Parameter out of range"
-//	@Failure		503			{object}	problem	"Database unavailable"
+//	@Failure		408	{object}	problem	"Body not received in time"
 //	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
+//	@Failure		422			{object}	problem	"Parameter out of range"
 //	@Failure		431	{object}	problem	"Request line and headers too large"
+//	@Failure		503			{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/users/{id}/tweets [get]
 func handleListUserTweets(tweets userTweetLister) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -120,11 +122,12 @@ func sendPage(c *fiber.Ctx, page twitter.Page, list []twitter.Tweet, more bool) 
 //	@Header			201		{string}	Location	"/tweets/{id}"
 //	@Failure		400		{object}	problem	"Malformed JSON"
 //	@Failure		401		{object}	problem	"Unknown API key"
+//	@Failure		408	{object}	problem	"Body not received in time"
 //	@Failure		413		{object}	problem	"Body over 1 MiB"
 //	@Failure		415		{object}	problem	"Not JSON"
 //	@Failure		422		{object}	problem	"Invalid text"
-//	@Failure		503		{object}	problem	"Database unavailable"
 //	@Failure		431	{object}	problem	"Request line and headers too large"
+//	@Failure		503		{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/tweets [post]
 func handleCreateTweet(tweets tweetCreator) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -150,9 +153,10 @@ func handleCreateTweet(tweets tweetCreator) fiber.Handler {
 //	@Success	200	{object}	tweetResponse
 //	@Failure	400	{object}	problem	"Malformed id"
 //	@Failure	404	{object}	problem	"No such tweet"
-//	@Failure	503	{object}	problem	"Database unavailable"
+//	@Failure	408	{object}	problem	"Body not received in time"
 //	@Failure	413	{object}	problem	"Body over 1 MiB (any method)"
 //	@Failure	431	{object}	problem	"Request line and headers too large"
+//	@Failure	503	{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router		/tweets/{id} [get]
 func handleGetTweet(tweets tweetGetter) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -184,11 +188,12 @@ func handleGetTweet(tweets tweetGetter) fiber.Handler {
 //	@Failure		401		{object}	problem	"Missing or unknown API key"
 //	@Failure		403		{object}	problem	"Another user's tweet"
 //	@Failure		404		{object}	problem	"No such tweet"
+//	@Failure		408	{object}	problem	"Body not received in time"
 //	@Failure		413		{object}	problem	"Body over 1 MiB"
 //	@Failure		415		{object}	problem	"Not JSON"
 //	@Failure		422		{object}	problem	"Invalid text"
-//	@Failure		503		{object}	problem	"Database unavailable"
 //	@Failure		431	{object}	problem	"Request line and headers too large"
+//	@Failure		503		{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/tweets/{id} [patch]
 func handleUpdateTweet(tweets tweetUpdater) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -222,9 +227,10 @@ func handleUpdateTweet(tweets tweetUpdater) fiber.Handler {
 //	@Failure		401	{object}	problem	"Missing or unknown API key"
 //	@Failure		403	{object}	problem	"Another user's tweet"
 //	@Failure		404	{object}	problem	"No such tweet"
+//	@Failure		408	{object}	problem	"Body not received in time"
 //	@Failure		413	{object}	problem	"Body over 1 MiB"
-//	@Failure		503	{object}	problem	"Database unavailable"
 //	@Failure		431	{object}	problem	"Request line and headers too large"
+//	@Failure		503	{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/tweets/{id} [delete]
 func handleDeleteTweet(tweets tweetDeleter) fiber.Handler {
 	return func(c *fiber.Ctx) error {

@@ -30,12 +30,13 @@ type userGetter interface {
 //	@Header			201		{string}	Location		"/users/{id}"
 //	@Header			201		{string}	Cache-Control	"no-store: the response holds the only copy of the API key"
 //	@Failure		400		{object}	problem	"Malformed JSON"
+//	@Failure		408	{object}	problem	"Body not received in time"
 //	@Failure		409		{object}	problem	"Username or email taken"
 //	@Failure		413		{object}	problem	"Body over 1 MiB"
 //	@Failure		415		{object}	problem	"Not JSON"
 //	@Failure		422		{object}	problem	"Invalid username or email"
-//	@Failure		503		{object}	problem	"Database unavailable"
 //	@Failure		431	{object}	problem	"Request line and headers too large"
+//	@Failure		503		{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/users [post]
 func handleCreateUser(users userCreator) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -83,9 +84,10 @@ func handleCreateUser(users userCreator) fiber.Handler {
 //	@Success		200	{object}	userResponse
 //	@Failure		400	{object}	problem	"Malformed id"
 //	@Failure		404	{object}	problem	"No such user"
-//	@Failure		503	{object}	problem	"Database unavailable"
+//	@Failure		408	{object}	problem	"Body not received in time"
 //	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
 //	@Failure		431	{object}	problem	"Request line and headers too large"
+//	@Failure		503	{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/users/{id} [get]
 func handleGetUser(users userGetter) fiber.Handler {
 	return func(c *fiber.Ctx) error {
