@@ -1,12 +1,39 @@
 // Package store keeps tweets and users in PostgreSQL through Bun on the pgx
 // driver. It is the only package that knows SQL; it speaks domain types and
 // turns database errors into the domain's errors.
+//
+// # Query mode
+//
+// Bun interpolates every value into the SQL text, so almost every statement
+// is a text the server has never seen: a new tweet id is a new text. pgx's
+// default mode (cache_statement) prepares each distinct text, which costs
+// an extra round trip per new text, fills a 512-entry cache per connection
+// and then deallocates one statement for each new one. Preparing pays off
+// only when a text repeats, and here it rarely does.
+//
+// The store therefore runs pgx in the exec mode: each statement is one
+// round trip (Parse, Bind, Describe, Execute and Sync sent together, the
+// unnamed statement), with nothing cached on either side. The simple
+// protocol costs the same round trip; measured with `make bench` (random
+// ids, creates, 100-row lists, updates) the two were within noise of each
+// other, and exec keeps the extended protocol, which never lets one string
+// run as several statements. Both were far ahead of cache_statement on
+// random ids.
+//
+// # Pool
+//
+// Idle equals open by default, so a burst never closes connections that the
+// next burst must reopen (a new PostgreSQL backend each time). Connections
+// are recycled after a jittered lifetime, so a pool opened at once does not
+// reconnect at once.
 package store
 
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,9 +44,15 @@ import (
 
 // Options bound the connection pool and each query.
 type Options struct {
-	MaxOpenConns    int
-	MaxIdleConns    int
+	MaxOpenConns int
+	// MaxIdleConns below MaxOpenConns makes the pool close and reopen
+	// connections under load.
+	MaxIdleConns int
+	// ConnMaxLifetime recycles a connection after this long, less up to a
+	// tenth at random; 0 keeps connections forever.
 	ConnMaxLifetime time.Duration
+	// ConnMaxIdleTime closes a connection unused for this long; 0 never.
+	ConnMaxIdleTime time.Duration
 	QueryTimeout    time.Duration
 }
 
@@ -28,6 +61,9 @@ type DB struct {
 	*bun.DB
 	queryTimeout time.Duration
 }
+
+// expiresKey holds a connection's jittered end of life in its CustomData.
+const expiresKey = "twitter-api.expires"
 
 // Open prepares a pool for dsn. It does not connect: the service starts,
 // and reports itself unready, while the database is down.
@@ -42,11 +78,32 @@ func Open(dsn string, opt Options) (*DB, error) {
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = "twitter-api"
 	}
-	sqldb := stdlib.OpenDB(*cfg)
+	// See the package comment: one round trip a statement, no caches.
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+	cfg.StatementCacheCapacity = 0
+	cfg.DescriptionCacheCapacity = 0
+
+	var opts []stdlib.OptionOpenDB
+	if life := opt.ConnMaxLifetime; life > 0 {
+		opts = append(opts,
+			stdlib.OptionAfterConnect(func(_ context.Context, c *pgx.Conn) error {
+				jitter := time.Duration(rand.Int64N(int64(life/10) + 1))
+				c.PgConn().CustomData()[expiresKey] = time.Now().Add(life - jitter)
+				return nil
+			}),
+			// Checked before each reuse; ErrBadConn makes database/sql
+			// close the connection and take another.
+			stdlib.OptionResetSession(func(_ context.Context, c *pgx.Conn) error {
+				if exp, ok := c.PgConn().CustomData()[expiresKey].(time.Time); ok && time.Now().After(exp) {
+					return driver.ErrBadConn
+				}
+				return nil
+			}))
+	}
+	sqldb := stdlib.OpenDB(*cfg, opts...)
 	sqldb.SetMaxOpenConns(opt.MaxOpenConns)
-	sqldb.SetMaxIdleConns(opt.MaxIdleConns)
-	sqldb.SetConnMaxLifetime(opt.ConnMaxLifetime)
-	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	sqldb.SetMaxIdleConns(min(opt.MaxIdleConns, opt.MaxOpenConns))
+	sqldb.SetConnMaxIdleTime(opt.ConnMaxIdleTime)
 	if opt.QueryTimeout <= 0 {
 		opt.QueryTimeout = 5 * time.Second
 	}
@@ -57,7 +114,7 @@ func Open(dsn string, opt Options) (*DB, error) {
 func (db *DB) Ping(ctx context.Context) error {
 	ctx, cancel := db.withTimeout(ctx)
 	defer cancel()
-	return mapErr("ping", db.PingContext(ctx))
+	return mapErr("ping", db.PingContext(ctx), nil)
 }
 
 // Stats reports the pool's state, for logs and diagnostics.
