@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/uptrace/bun"
@@ -32,7 +34,11 @@ func (s *Tweets) Create(ctx context.Context, text string, author *twitter.User) 
 		row.User = &userRow{ID: author.ID, Username: author.Username}
 	}
 	if _, err := s.db.NewInsert().Model(&row).Returning("*").Exec(ctx); err != nil {
-		return twitter.Tweet{}, mapErr("insert tweet", err)
+		return twitter.Tweet{}, mapErr("insert tweet", err, constraints{
+			// The author was deleted after authenticating: the key
+			// belongs to nobody any more.
+			"tweets_user_id_fkey": twitter.ErrUnknownAPIKey,
+		})
 	}
 	return row.domain(), nil
 }
@@ -43,7 +49,7 @@ func (s *Tweets) Get(ctx context.Context, id int64) (twitter.Tweet, error) {
 	defer cancel()
 	var row tweetRow
 	if err := withAuthor(s.db.NewSelect().Model(&row)).Where("t.id = ?", id).Scan(ctx); err != nil {
-		return twitter.Tweet{}, mapErr("select tweet", err)
+		return twitter.Tweet{}, mapErr("select tweet", err, nil)
 	}
 	return row.domain(), nil
 }
@@ -56,16 +62,22 @@ func (s *Tweets) List(ctx context.Context, page twitter.Page) ([]twitter.Tweet, 
 // ListByUser returns a page of userID's tweets in id order, and whether more
 // follow; twitter.ErrNotFound when there is no such user.
 func (s *Tweets) ListByUser(ctx context.Context, userID int64, page twitter.Page) ([]twitter.Tweet, bool, error) {
+	list, more, err := s.list(ctx, page, &userID)
+	if err != nil || len(list) > 0 {
+		return list, more, err
+	}
+	// Only an empty page asks whether the user exists: a page with tweets
+	// already proves it, and costs one statement instead of two.
 	ctx, cancel := s.db.withTimeout(ctx)
 	defer cancel()
 	exists, err := s.db.NewSelect().Model((*userRow)(nil)).Where("id = ?", userID).Exists(ctx)
 	if err != nil {
-		return nil, false, mapErr("select user", err)
+		return nil, false, mapErr("select user", err, nil)
 	}
 	if !exists {
 		return nil, false, fmt.Errorf("select user %d: %w", userID, twitter.ErrNotFound)
 	}
-	return s.list(ctx, page, &userID)
+	return list, more, nil
 }
 
 func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) ([]twitter.Tweet, bool, error) {
@@ -80,7 +92,7 @@ func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) ([]
 		q = q.Where("t.user_id = ?", *userID)
 	}
 	if err := q.Scan(ctx); err != nil {
-		return nil, false, mapErr("select tweets", err)
+		return nil, false, mapErr("select tweets", err, nil)
 	}
 	more := len(rows) > page.Limit
 	if more {
@@ -91,49 +103,89 @@ func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) ([]
 
 // Update replaces the text of tweet id if actor may change it.
 func (s *Tweets) Update(ctx context.Context, id int64, text string, actor *twitter.User) (twitter.Tweet, error) {
-	var out twitter.Tweet
-	err := s.modify(ctx, id, actor, func(ctx context.Context, tx bun.Tx, row *tweetRow) error {
-		row.Text = text
-		_, err := tx.NewUpdate().Model(row).
+	ctx, cancel := s.db.withTimeout(ctx)
+	defer cancel()
+	cond, args := modifiableBy(actor)
+	for range maxAttempts {
+		row := tweetRow{ID: id, Text: text}
+		// One statement: ownership is part of the WHERE clause, so no lock
+		// or transaction is needed for it to hold at the moment of writing.
+		err := s.db.NewUpdate().Model(&row).
 			Column("text").
 			Set("updated_at = clock_timestamp()").
 			WherePK().
-			Returning("updated_at").
-			Exec(ctx)
-		out = row.domain()
-		return err
-	})
-	if err != nil {
-		return twitter.Tweet{}, mapErr("update tweet", err)
+			Where(cond, args...).
+			Returning("*").
+			Scan(ctx)
+		if err == nil {
+			if row.UserID != nil && actor != nil {
+				row.User = &userRow{ID: actor.ID, Username: actor.Username}
+			}
+			return row.domain(), nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return twitter.Tweet{}, mapErr("update tweet", err, nil)
+		}
+		if err := s.whyUnmodifiable(ctx, id, actor); err != nil {
+			return twitter.Tweet{}, fmt.Errorf("update tweet %d: %w", id, err)
+		}
 	}
-	return out, nil
+	return twitter.Tweet{}, fmt.Errorf("update tweet %d: %w", id, errUnsettled)
 }
 
 // Delete removes tweet id if actor may change it.
 func (s *Tweets) Delete(ctx context.Context, id int64, actor *twitter.User) error {
-	err := s.modify(ctx, id, actor, func(ctx context.Context, tx bun.Tx, row *tweetRow) error {
-		_, err := tx.NewDelete().Model(row).WherePK().Exec(ctx)
-		return err
-	})
-	return mapErr("delete tweet", err)
-}
-
-// modify locks tweet id, checks that actor may change it, and runs change
-// in the same transaction, so ownership cannot change in between.
-func (s *Tweets) modify(ctx context.Context, id int64, actor *twitter.User,
-	change func(context.Context, bun.Tx, *tweetRow) error,
-) error {
 	ctx, cancel := s.db.withTimeout(ctx)
 	defer cancel()
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		var row tweetRow
-		err := withAuthor(tx.NewSelect().Model(&row)).Where("t.id = ?", id).For("UPDATE OF t").Scan(ctx)
+	cond, args := modifiableBy(actor)
+	for range maxAttempts {
+		res, err := s.db.NewDelete().Model((*tweetRow)(nil)).
+			Where("t.id = ?", id).
+			Where(cond, args...).
+			Exec(ctx)
 		if err != nil {
-			return err
+			return mapErr("delete tweet", err, nil)
 		}
-		if err := twitter.CanModify(row.domain(), actor); err != nil {
-			return err
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			return mapErr("delete tweet", err, nil)
 		}
-		return change(ctx, tx, &row)
-	})
+		if err := s.whyUnmodifiable(ctx, id, actor); err != nil {
+			return fmt.Errorf("delete tweet %d: %w", id, err)
+		}
+	}
+	return fmt.Errorf("delete tweet %d: %w", id, errUnsettled)
+}
+
+// maxAttempts bounds the retries of a conditional change whose lookup found
+// the tweet modifiable after all; ownership never changes through the API,
+// so the second attempt settles it.
+const maxAttempts = 3
+
+var errUnsettled = errors.New("the tweet's ownership kept changing")
+
+// modifiableBy is the ownership rule of twitter.CanModify as a WHERE
+// condition: anonymous tweets are open to everyone, others only to their
+// author.
+func modifiableBy(actor *twitter.User) (string, []any) {
+	if actor == nil {
+		return "t.user_id IS NULL", nil
+	}
+	return "t.user_id IS NULL OR t.user_id = ?", []any{actor.ID}
+}
+
+// whyUnmodifiable runs after a conditional change matched nothing and tells
+// apart a missing tweet (404), a missing key (401) and another author's
+// tweet (403). It returns nil when the tweet has become modifiable in
+// between, and the change should be tried again.
+func (s *Tweets) whyUnmodifiable(ctx context.Context, id int64, actor *twitter.User) error {
+	var row tweetRow
+	err := s.db.NewSelect().Model(&row).Column("id", "user_id").Where("t.id = ?", id).Scan(ctx)
+	if err != nil {
+		return mapErr("select tweet", err, nil)
+	}
+	t := twitter.Tweet{ID: row.ID}
+	if row.UserID != nil {
+		t.Author = &twitter.Author{ID: *row.UserID}
+	}
+	return twitter.CanModify(t, actor)
 }

@@ -21,7 +21,11 @@ func (s *Users) Create(ctx context.Context, u twitter.NewUser, keyHash []byte) (
 	defer cancel()
 	row := userRow{Username: u.Username, Email: u.Email, APIKeyHash: keyHash}
 	if _, err := s.db.NewInsert().Model(&row).Returning("id, created_at").Exec(ctx); err != nil {
-		return twitter.User{}, mapErr("insert user", err)
+		return twitter.User{}, mapErr("insert user", err, constraints{
+			"users_username_key":     &twitter.ConflictError{Field: "username"},
+			"users_email_key":        &twitter.ConflictError{Field: "email"},
+			"users_api_key_hash_key": &twitter.ConflictError{Field: "api_key"},
+		})
 	}
 	return row.domain(), nil
 }
@@ -32,7 +36,7 @@ func (s *Users) Get(ctx context.Context, id int64) (twitter.User, error) {
 	defer cancel()
 	var row userRow
 	if err := s.db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
-		return twitter.User{}, mapErr("select user", err)
+		return twitter.User{}, mapErr("select user", err, nil)
 	}
 	return row.domain(), nil
 }
@@ -48,7 +52,7 @@ func (s *Users) ByAPIKey(ctx context.Context, key string) (twitter.User, error) 
 	var row userRow
 	err := s.db.NewSelect().Model(&row).Where("api_key_hash = ?", hash).Scan(ctx)
 	if err != nil {
-		err = mapErr("authenticate", err)
+		err = mapErr("authenticate", err, nil)
 		if isNotFound(err) {
 			return twitter.User{}, fmt.Errorf("authenticate: %w", twitter.ErrUnknownAPIKey)
 		}
