@@ -33,7 +33,8 @@ func (s *Tweets) Create(ctx context.Context, text string, author *twitter.User) 
 		row.UserID = &author.ID
 		row.User = &userRow{ID: author.ID, Username: author.Username}
 	}
-	if _, err := s.db.NewInsert().Model(&row).Returning("*").Exec(ctx); err != nil {
+	err := s.db.queryRow(ctx, insertTweetSQL, row.Text, row.UserID).Scan(&row.ID, &row.CreatedAt, &row.UpdatedAt)
+	if err != nil {
 		return twitter.Tweet{}, mapErr("insert tweet", err, constraints{
 			// The author was deleted after authenticating: the key
 			// belongs to nobody any more.
@@ -47,9 +48,16 @@ func (s *Tweets) Create(ctx context.Context, text string, author *twitter.User) 
 func (s *Tweets) Get(ctx context.Context, id int64) (twitter.Tweet, error) {
 	ctx, cancel := s.db.withTimeout(ctx)
 	defer cancel()
-	var row tweetRow
-	if err := withAuthor(s.db.NewSelect().Model(&row)).Where("t.id = ?", id).Scan(ctx); err != nil {
+	var (
+		row      tweetRow
+		username *string
+	)
+	err := s.db.queryRow(ctx, getTweetSQL, id).Scan(&row.ID, &row.Text, &row.UserID, &row.CreatedAt, &row.UpdatedAt, &username)
+	if err != nil {
 		return twitter.Tweet{}, mapErr("select tweet", err, nil)
+	}
+	if row.UserID != nil && username != nil {
+		row.User = &userRow{ID: *row.UserID, Username: *username}
 	}
 	return row.domain(), nil
 }
@@ -105,18 +113,11 @@ func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) ([]
 func (s *Tweets) Update(ctx context.Context, id int64, text string, actor *twitter.User) (twitter.Tweet, error) {
 	ctx, cancel := s.db.withTimeout(ctx)
 	defer cancel()
-	cond, args := modifiableBy(actor)
 	for range maxAttempts {
 		row := tweetRow{ID: id, Text: text}
 		// One statement: ownership is part of the WHERE clause, so no lock
 		// or transaction is needed for it to hold at the moment of writing.
-		err := s.db.NewUpdate().Model(&row).
-			Column("text").
-			Set("updated_at = clock_timestamp()").
-			WherePK().
-			Where(cond, args...).
-			Returning("*").
-			Scan(ctx)
+		err := s.db.queryRow(ctx, updateTweetSQL, text, id, actorID(actor)).Scan(&row.UserID, &row.CreatedAt, &row.UpdatedAt)
 		if err == nil {
 			if row.UserID != nil && actor != nil {
 				row.User = &userRow{ID: actor.ID, Username: actor.Username}
@@ -137,12 +138,8 @@ func (s *Tweets) Update(ctx context.Context, id int64, text string, actor *twitt
 func (s *Tweets) Delete(ctx context.Context, id int64, actor *twitter.User) error {
 	ctx, cancel := s.db.withTimeout(ctx)
 	defer cancel()
-	cond, args := modifiableBy(actor)
 	for range maxAttempts {
-		res, err := s.db.NewDelete().Model((*tweetRow)(nil)).
-			Where("t.id = ?", id).
-			Where(cond, args...).
-			Exec(ctx)
+		res, err := s.db.exec(ctx, deleteTweetSQL, id, actorID(actor))
 		if err != nil {
 			return mapErr("delete tweet", err, nil)
 		}
@@ -163,14 +160,26 @@ const maxAttempts = 3
 
 var errUnsettled = errors.New("the tweet's ownership kept changing")
 
-// modifiableBy is the ownership rule of twitter.CanModify as a WHERE
-// condition: anonymous tweets are open to everyone, others only to their
-// author.
-func modifiableBy(actor *twitter.User) (string, []any) {
+// The hot statements, prepared once per connection (see the package
+// comment). Ownership is twitter.CanModify as a WHERE condition: anonymous
+// tweets are open to everyone, others only to their author; without an
+// actor $3 is NULL, which matches no author.
+const (
+	getTweetSQL = `SELECT t.id, t.text, t.user_id, t.created_at, t.updated_at, u.username
+FROM tweets t LEFT JOIN users u ON u.id = t.user_id WHERE t.id = $1`
+	insertTweetSQL = `INSERT INTO tweets (text, user_id) VALUES ($1, $2) RETURNING id, created_at, updated_at`
+	updateTweetSQL = `UPDATE tweets SET text = $1, updated_at = clock_timestamp()
+WHERE id = $2 AND (user_id IS NULL OR user_id = $3) RETURNING user_id, created_at, updated_at`
+	deleteTweetSQL = `DELETE FROM tweets WHERE id = $1 AND (user_id IS NULL OR user_id = $2)`
+	tweetOwnerSQL  = `SELECT user_id FROM tweets WHERE id = $1`
+)
+
+// actorID is the actor's id as a statement parameter: NULL for none.
+func actorID(actor *twitter.User) *int64 {
 	if actor == nil {
-		return "t.user_id IS NULL", nil
+		return nil
 	}
-	return "t.user_id IS NULL OR t.user_id = ?", []any{actor.ID}
+	return &actor.ID
 }
 
 // whyUnmodifiable runs after a conditional change matched nothing and tells
@@ -178,14 +187,13 @@ func modifiableBy(actor *twitter.User) (string, []any) {
 // tweet (403). It returns nil when the tweet has become modifiable in
 // between, and the change should be tried again.
 func (s *Tweets) whyUnmodifiable(ctx context.Context, id int64, actor *twitter.User) error {
-	var row tweetRow
-	err := s.db.NewSelect().Model(&row).Column("id", "user_id").Where("t.id = ?", id).Scan(ctx)
-	if err != nil {
+	var owner *int64
+	if err := s.db.queryRow(ctx, tweetOwnerSQL, id).Scan(&owner); err != nil {
 		return mapErr("select tweet", err, nil)
 	}
-	t := twitter.Tweet{ID: row.ID}
-	if row.UserID != nil {
-		t.Author = &twitter.Author{ID: *row.UserID}
+	t := twitter.Tweet{ID: id}
+	if owner != nil {
+		t.Author = &twitter.Author{ID: *owner}
 	}
 	return twitter.CanModify(t, actor)
 }

@@ -41,6 +41,10 @@ func (s *Users) Get(ctx context.Context, id int64) (twitter.User, error) {
 	return row.domain(), nil
 }
 
+// authenticateSQL finds a key's owner in one statement, prepared once per
+// connection.
+const authenticateSQL = `SELECT id, username, email, api_key_hash, created_at FROM users WHERE api_key_hash = $1`
+
 // ByAPIKey returns the owner of key; twitter.ErrUnknownAPIKey when there is none.
 func (s *Users) ByAPIKey(ctx context.Context, key string) (twitter.User, error) {
 	if !twitter.WellFormedAPIKey(key) {
@@ -50,7 +54,7 @@ func (s *Users) ByAPIKey(ctx context.Context, key string) (twitter.User, error) 
 	defer cancel()
 	hash := twitter.HashAPIKey(key)
 	var row userRow
-	err := s.db.NewSelect().Model(&row).Where("api_key_hash = ?", hash).Scan(ctx)
+	err := s.db.queryRow(ctx, authenticateSQL, hash).Scan(&row.ID, &row.Username, &row.Email, &row.APIKeyHash, &row.CreatedAt)
 	if err != nil {
 		err = mapErr("authenticate", err, nil)
 		if isNotFound(err) {
