@@ -99,7 +99,7 @@ func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) ([]
 	if userID != nil {
 		q = q.Where("t.user_id = ?", *userID)
 	}
-	if err := q.Scan(ctx); err != nil {
+	if err := scanWithAuthors(ctx, q, &rows); err != nil {
 		return nil, false, mapErr("select tweets", err, nil)
 	}
 	more := len(rows) > page.Limit
@@ -107,6 +107,32 @@ func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) ([]
 		rows = rows[:page.Limit]
 	}
 	return tweets(rows), more, nil
+}
+
+// scanWithAuthors runs q, a withAuthor query on tweetRow, and scans its
+// columns in order, without Bun's per-column reflection: a page of up to
+// 200 tweets is the heaviest read the API serves.
+func scanWithAuthors(ctx context.Context, q *bun.SelectQuery, dst *[]tweetRow) error {
+	rows, err := q.Rows(ctx)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			r        tweetRow
+			authorID *int64
+			username *string
+		)
+		if err := rows.Scan(&r.ID, &r.Text, &r.UserID, &r.CreatedAt, &r.UpdatedAt, &authorID, &username); err != nil {
+			return err
+		}
+		if authorID != nil && username != nil {
+			r.User = &userRow{ID: *authorID, Username: *username}
+		}
+		*dst = append(*dst, r)
+	}
+	return rows.Err()
 }
 
 // Update replaces the text of tweet id if actor may change it.
