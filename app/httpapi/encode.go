@@ -72,7 +72,8 @@ const hexDigits = "0123456789abcdef"
 
 // appendString appends s as a JSON string escaped as encoding/json does by
 // default: HTML-sensitive characters, U+2028 and U+2029 escaped, invalid
-// UTF-8 replaced by U+FFFD.
+// UTF-8 replaced by U+FFFD (written as the character, as Go 1.27 does;
+// stored text is valid UTF-8 anyway).
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
@@ -108,7 +109,7 @@ func appendString(b []byte, s string) []byte {
 		switch {
 		case r == utf8.RuneError && size == 1:
 			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
+			b = append(b, "\uFFFD"...)
 		case r == '\u2028' || r == '\u2029':
 			b = append(b, s[start:i]...)
 			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])

@@ -254,7 +254,7 @@ var _ = Describe("Tweets and Users", func() {
 
 		It("keeps ownership under concurrent changes: each of many writers either changes or is refused", func(ctx SpecContext) {
 			var wg sync.WaitGroup
-			for i := range 16 {
+			for i := range 8 {
 				wg.Go(func() {
 					defer GinkgoRecover()
 					actor := &owner
