@@ -159,6 +159,10 @@ e2e: ## Run the Postman collection with newman against the dev stack (starts it)
 bench-reload: ## Measure save-to-serving reload time against the bare build
 	@bash devtools/bench-reload.sh
 
+.PHONY: bench
+bench: ## API vs a same-SQL net/http+pgx floor, alternating (DURATION=5s ROUNDS=2 CONCURRENCY=32)
+	@bash devtools/bench.sh
+
 .PHONY: bench-load
 bench-load: ## Throughput and latency of the dev stack (DURATION=10s CONCURRENCY=16)
 	@$(DEV) ps --status running --services 2>/dev/null | grep -qx api || $(MAKE) up

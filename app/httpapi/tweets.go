@@ -99,7 +99,7 @@ func sendPage(c *fiber.Ctx, page twitter.Page, list []twitter.Tweet, more bool) 
 	if more {
 		setNextLink(c, page, list[len(list)-1].ID)
 	}
-	return c.JSON(newTweetResponses(list))
+	return sendTweets(c, list)
 }
 
 // handleCreateTweet creates a tweet.
@@ -131,7 +131,7 @@ func handleCreateTweet(tweets tweetCreator) fiber.Handler {
 			return err
 		}
 		c.Location("/tweets/" + strconv.FormatInt(t.ID, 10))
-		return c.Status(fiber.StatusCreated).JSON(newTweetResponse(t))
+		return sendTweet(c, fiber.StatusCreated, t)
 	}
 }
 
@@ -156,7 +156,7 @@ func handleGetTweet(tweets tweetGetter) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return c.JSON(newTweetResponse(t))
+		return sendTweet(c, fiber.StatusOK, t)
 	}
 }
 
@@ -194,7 +194,7 @@ func handleUpdateTweet(tweets tweetUpdater) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return c.JSON(newTweetResponse(t))
+		return sendTweet(c, fiber.StatusOK, t)
 	}
 }
 
