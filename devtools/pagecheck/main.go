@@ -47,7 +47,7 @@ func run(args []string, getenv func(string) string) error {
 	writers := fs.Int("writers", 4, "connections committing higher ids while the low one is held")
 	per := fs.Int("per-writer", 25, "tweets each writer commits")
 	limit := fs.Int("limit", 7, "page size the followers ask for")
-	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	wait := fs.Duration("wait", 10*time.Second, "how long committed tweets may take to be listed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,7 +60,10 @@ func run(args []string, getenv func(string) string) error {
 	if *writers < 1 || *writers > 32 || *per < 1 || *per > 1000 || *limit < 1 || *limit > 200 {
 		return errors.New("-writers 1..32, -per-writer 1..1000, -limit 1..200")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	if *wait <= 0 || *wait > time.Minute {
+		return errors.New("-wait is above 0 and at most 1m")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute+*wait)
 	defer cancel()
 	c := &checker{ctx: ctx, base: strings.TrimRight(*base, "/"), http: &http.Client{Timeout: 10 * time.Second}}
 
@@ -136,6 +139,7 @@ func run(args []string, getenv func(string) string) error {
 		return fmt.Errorf("commit the held tweet: %w", err)
 	}
 	committed := time.Now()
+	deadline := committed.Add(*wait)
 	for {
 		done := true
 		for _, f := range followers {
@@ -151,8 +155,11 @@ func run(args []string, getenv func(string) string) error {
 		if done {
 			break
 		}
-		if ctx.Err() != nil {
-			return report(followers, mine, early)
+		if time.Now().After(deadline) {
+			if err := report(followers, mine, early); err != nil {
+				return err
+			}
+			return fmt.Errorf("not all listed within %s", *wait)
 		}
 		time.Sleep(5 * time.Millisecond) // a poller's interval
 	}
