@@ -85,9 +85,11 @@ func (s *Tweets) ListByUser(ctx context.Context, userID int64, page twitter.Page
 // The price: a committed tweet is listed only once every older writing
 // transaction in the database has finished, normally a few milliseconds,
 // longer while a slow transaction is open (GET /tweets/{id} shows it at once).
-// Transactions of other databases on the same server do not hold the horizon
-// back, as far as pg_stat_activity can tell; one it cannot place (another
-// role's session, a prepared transaction) is counted, which only delays.
+// Transactions that cannot insert tweets do not hold the horizon back, as far
+// as pg_stat_activity can tell: those of other databases on the same server,
+// and autovacuum's (an autoanalyze holds a transaction id). One it cannot
+// place (another role's session, a prepared transaction, one that ended
+// between the snapshot and the look-up) is counted, which only delays.
 //
 // Everything happens in the page's one statement: the horizon and the cursor
 // are init-plans, the page an index range scan on (xid, id) or
@@ -95,12 +97,14 @@ func (s *Tweets) ListByUser(ctx context.Context, userID int64, page twitter.Page
 
 // horizon is the lowest transaction id that may still insert tweets into this
 // database, per the statement's snapshot: the oldest running transaction not
-// known to belong to another database, else the snapshot's xmax.
+// known to belong to another database or to autovacuum, else the snapshot's
+// xmax.
 const horizon = `(SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
 	FROM pg_snapshot_xip(pg_current_snapshot()) AS x
 	WHERE xid(x) NOT IN (SELECT a.backend_xid FROM pg_stat_get_activity(NULL) AS a
 		WHERE a.backend_xid IS NOT NULL
-		AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())))`
+		AND (a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())
+			OR a.backend_type = 'autovacuum worker')))`
 
 // afterPosition is the list position of the tweet named by a cursor id: that
 // tweet's (xid, id), or, when it no longer exists, that of the nearest
