@@ -191,6 +191,24 @@ var _ = Describe("Pages under concurrent writes", func() {
 		db, err := store.Open(tdb.DSN, store.Options{MaxOpenConns: writers + 2, MaxIdleConns: writers + 2, QueryTimeout: 10 * time.Second})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(db.Close)
+		// Log them all in before the clock starts: on a loaded machine a
+		// login can outlast the connect timeout, which is not what this tests.
+		Eventually(func(ctx context.Context) error {
+			conns := make([]bun.Conn, 0, writers+2)
+			defer func() {
+				for _, c := range conns {
+					_ = c.Close()
+				}
+			}()
+			for range writers + 2 {
+				c, err := db.Conn(ctx)
+				if err != nil {
+					return err
+				}
+				conns = append(conns, c)
+			}
+			return nil
+		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
 		tweets := store.NewTweets(db)
 		list := func(ctx context.Context, p twitter.Page) ([]twitter.Tweet, bool, error) {
 			return tweets.ListByUser(ctx, author.ID, p)
