@@ -153,6 +153,12 @@ e2e: ## Run the Postman collection with newman against the dev stack (starts it)
 			-e BASE_URL=http://api:5000 twitter-api-newman bash devtools/e2e.sh; \
 	fi
 
+.PHONY: pagecheck
+pagecheck: ## Check on the dev stack that following Link sees each committed tweet once (starts it)
+	@$(DEV) ps --status running --services 2>/dev/null | grep -qx api || $(MAKE) up
+	@POSTGRES_USER=$(POSTGRES_USER) POSTGRES_PASSWORD=$(or $(POSTGRES_PASSWORD),twitter) \
+		POSTGRES_DB=$(POSTGRES_DB) bash devtools/pagecheck.sh
+
 ##@ Benchmarks
 
 .PHONY: bench-reload

@@ -58,13 +58,14 @@ func (s *Tweets) Get(ctx context.Context, id int64) (twitter.Tweet, error) {
 	return row.domain(), nil
 }
 
-// List returns a page of all tweets in id order, and whether more follow.
+// List returns a page of all tweets in list order (see list), and whether
+// more follow.
 func (s *Tweets) List(ctx context.Context, page twitter.Page) ([]twitter.Tweet, bool, error) {
 	return s.list(ctx, page, nil)
 }
 
-// ListByUser returns a page of userID's tweets in id order, and whether more
-// follow; twitter.ErrNotFound when there is no such user.
+// ListByUser returns a page of userID's tweets in list order (see list), and
+// whether more follow; twitter.ErrNotFound when there is no such user.
 func (s *Tweets) ListByUser(ctx context.Context, userID int64, page twitter.Page) ([]twitter.Tweet, bool, error) {
 	list, more, err := s.list(ctx, page, &userID)
 	if err != nil || len(list) > 0 {
@@ -82,15 +83,60 @@ func (s *Tweets) ListByUser(ctx context.Context, userID int64, page twitter.Page
 	return list, more, nil
 }
 
+// Lists follow the order in which tweets become final, not plain id order.
+//
+// An id is drawn when a tweet is inserted, but the tweet becomes visible only
+// when its transaction commits. Paging by id alone would let a reader move
+// past id 11 while the transaction holding it is still open, and never return
+// it. So every tweet records its inserting transaction (column xid, a
+// non-wrapping xid8), lists are ordered by (xid, id), and a page shows only
+// tweets whose transaction is below the visibility horizon: older than every
+// transaction of this database still running when the page's statement took
+// its snapshot. Nothing can ever appear below that horizon any more, so a
+// cursor only moves forward and a follower sees each tweet exactly once.
+//
+// The price: a committed tweet is listed only once every older writing
+// transaction in the database has finished, normally a few milliseconds,
+// longer while a slow transaction is open (GET /tweets/{id} shows it at once).
+// Transactions that cannot insert tweets do not hold the horizon back, as far
+// as pg_stat_activity can tell: those of other databases on the same server,
+// and autovacuum's (an autoanalyze holds a transaction id). One it cannot
+// place (another role's session, a prepared transaction, one that ended
+// between the snapshot and the look-up) is counted, which only delays.
+//
+// Everything happens in the page's one statement: the horizon and the cursor
+// are init-plans, the page an index range scan on (xid, id) or
+// (user_id, xid, id).
+
+// horizon is the lowest transaction id that may still insert tweets into this
+// database, per the statement's snapshot: the oldest running transaction not
+// known to belong to another database or to autovacuum, else the snapshot's
+// xmax.
+const horizon = `(SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
+	FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+	WHERE xid(x) NOT IN (SELECT a.backend_xid FROM pg_stat_get_activity(NULL) AS a
+		WHERE a.backend_xid IS NOT NULL
+		AND (a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())
+			OR a.backend_type = 'autovacuum worker')))`
+
+// afterPosition is the list position of the tweet named by a cursor id: that
+// tweet's (xid, id), or, when it no longer exists, that of the nearest
+// existing tweet with a lower id (the start when there is none).
+const afterPosition = `(SELECT coalesce(c.xid, '0'), coalesce(c.id, 0) FROM (SELECT) AS one
+	LEFT JOIN LATERAL (SELECT xid, id FROM tweets WHERE id <= ? ORDER BY id DESC LIMIT 1) AS c ON true)`
+
 func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) ([]twitter.Tweet, bool, error) {
 	if err := page.Validate(); err != nil { // a zero limit would size the buffer and query wrongly
 		return nil, false, fmt.Errorf("select tweets: %w", err)
 	}
 	rows := make([]tweetRow, 0, page.Limit+1)
 	q := withAuthor(s.db.NewSelect().Model(&rows)).
-		Where("t.id > ?", page.AfterID).
-		OrderExpr("t.id ASC").
+		Where("t.xid < " + horizon).
+		OrderExpr("t.xid ASC, t.id ASC").
 		Limit(int64(page.Limit) + 1) // one extra row tells whether another page exists
+	if page.AfterID > 0 {
+		q = q.Where("(t.xid, t.id) > "+afterPosition, page.AfterID)
+	}
 	if userID != nil {
 		q = q.Where("t.user_id = ?", *userID)
 	}

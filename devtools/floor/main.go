@@ -41,12 +41,28 @@ FROM tweets t LEFT JOIN users u ON u.id = t.user_id WHERE t.id = $1`
 	listTweets = `SELECT "t"."id", "t"."text", "t"."user_id", "t"."created_at", "t"."updated_at", ` +
 		`"user"."id" AS "user__id", "user"."username" AS "user__username" ` +
 		`FROM "tweets" AS "t" LEFT JOIN "users" AS "user" ON ("user"."id" = "t"."user_id") ` +
-		`WHERE (t.id > $1) ORDER BY t.id ASC LIMIT $2`
+		`WHERE (t.xid < ` + horizon + `) %s ORDER BY t.xid ASC, t.id ASC LIMIT $1`
 	authUser    = `SELECT id, username, email, api_key_hash, created_at FROM users WHERE api_key_hash = $1`
 	insertTweet = `INSERT INTO tweets (text, user_id) VALUES ($1, $2) RETURNING id, created_at, updated_at`
 	updateTweet = `UPDATE tweets SET text = $1, updated_at = clock_timestamp()
 WHERE id = $2 AND (user_id IS NULL OR user_id = $3) RETURNING user_id, created_at, updated_at`
 	ownerOf = `SELECT user_id FROM tweets WHERE id = $1`
+
+	// The list's visibility horizon and cursor position, as app/store writes them.
+	horizon = `(SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
+	FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+	WHERE xid(x) NOT IN (SELECT a.backend_xid FROM pg_stat_get_activity(NULL) AS a
+		WHERE a.backend_xid IS NOT NULL
+		AND (a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())
+			OR a.backend_type = 'autovacuum worker')))`
+	afterPosition = `AND ((t.xid, t.id) > (SELECT coalesce(c.xid, '0'), coalesce(c.id, 0) FROM (SELECT) AS one
+	LEFT JOIN LATERAL (SELECT xid, id FROM tweets WHERE id <= $2 ORDER BY id DESC LIMIT 1) AS c ON true))`
+)
+
+// The first page has no cursor, as in the API.
+var (
+	listFirst = fmt.Sprintf(listTweets, "")
+	listAfter = fmt.Sprintf(listTweets, afterPosition)
 )
 
 type author struct {
@@ -152,7 +168,11 @@ func (s server) list(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("after_id"); v != "" {
 		after, _ = strconv.ParseInt(v, 10, 64)
 	}
-	rows, err := s.pool.Query(r.Context(), listTweets, after, limit+1)
+	query, args := listFirst, []any{limit + 1}
+	if after > 0 {
+		query, args = listAfter, []any{limit + 1, after}
+	}
+	rows, err := s.pool.Query(r.Context(), query, args...)
 	if !reply(w, err) {
 		return
 	}
