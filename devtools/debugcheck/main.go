@@ -5,6 +5,9 @@
 // stopped, lets it answer, then edits a Go file, waits for air to rebuild
 // and restart Delve, attaches again and hits the breakpoint again.
 //
+// Last it stops there once more and saves while the API is stopped: the
+// reload must replace a process held at a breakpoint too.
+//
 // make test-debug runs it against a throwaway debug stack:
 //
 //	go run ./devtools/debugcheck -api http://127.0.0.1:5000 -dlv 127.0.0.1:2345
@@ -79,7 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	bp := api.Breakpoint{File: path.Join(o.remoteRoot, handlerFile), Line: line}
 
 	fmt.Fprintf(stdout, "debugcheck: Delve at %s, API at %s, breakpoint %s:%d\n", o.dlvAddr, o.apiURL, handlerFile, line)
-	pid1, err := hitBreakpoint(ctx, stdout, o, bp, 1)
+	pid1, err := hitBreakpoint(ctx, stdout, o, bp, 1, true)
 	if err != nil {
 		return fmt.Errorf("before reload: %w", err)
 	}
@@ -104,21 +107,39 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	fmt.Fprintf(stdout, "debugcheck: edited %s; the rebuilt API serves under Delve %d ms later\n", handlerFile, time.Since(saved).Milliseconds())
 
-	pid2, err := hitBreakpoint(ctx, stdout, o, bp, 2)
+	pid2, err := hitBreakpoint(ctx, stdout, o, bp, 2, true)
 	if err != nil {
 		return fmt.Errorf("after reload: %w", err)
 	}
 	if pid2 == pid1 {
 		return fmt.Errorf("after reload Delve still debugs pid %d: the API was not restarted under a new Delve", pid1)
 	}
+
+	// Saving while the API is stopped at a breakpoint must reload too: the
+	// stopped process has to go and free the ports for the next one.
+	if started, err = startedAt(ctx, o.apiURL); err != nil {
+		return err
+	}
+	if _, err := hitBreakpoint(ctx, stdout, o, bp, 3, false); err != nil {
+		return fmt.Errorf("stopped at the breakpoint: %w", err)
+	}
+	saved = time.Now()
+	if err := restore(); err != nil {
+		return err
+	}
+	if err := waitReload(ctx, o.apiURL, started); err != nil {
+		return fmt.Errorf("saved while stopped at the breakpoint: %w", err)
+	}
+	fmt.Fprintf(stdout, "debugcheck: undid the edit while stopped at the breakpoint; the rebuilt API serves %d ms later\n", time.Since(saved).Milliseconds())
 	fmt.Fprintln(stdout, "debugcheck: PASS")
 	return nil
 }
 
 // hitBreakpoint attaches, sets bp, sends GET /hello and checks that the API
-// stops there with the request waiting, then lets it answer and detaches,
-// leaving the API running. It returns the debugged process's pid.
-func hitBreakpoint(ctx context.Context, stdout io.Writer, o options, bp api.Breakpoint, round int) (int, error) {
+// stops there with the request waiting. With release it then lets the
+// request answer and detaches leaving the API running; without, it detaches
+// leaving the API stopped. It returns the debugged process's pid.
+func hitBreakpoint(ctx context.Context, stdout io.Writer, o options, bp api.Breakpoint, round int, release bool) (int, error) {
 	client, err := attach(ctx, o.dlvAddr)
 	if err != nil {
 		return 0, err
@@ -129,11 +150,12 @@ func hitBreakpoint(ctx context.Context, stdout io.Writer, o options, bp api.Brea
 	stopCtx := context.AfterFunc(ctx, func() { client.Disconnect(false) })
 	defer stopCtx()
 
-	pid := client.ProcessPid()
-	// A running target must be stopped before breakpoints can change.
+	// A running target must be stopped first: until then Delve answers
+	// nothing else, not even the pid.
 	if _, err := client.Halt(); err != nil {
 		return 0, fmt.Errorf("halt: %w", err)
 	}
+	pid := client.ProcessPid()
 	set, err := client.CreateBreakpoint(&bp)
 	if err != nil {
 		return 0, fmt.Errorf("create breakpoint at %s:%d: %w", bp.File, bp.Line, err)
@@ -184,6 +206,9 @@ func hitBreakpoint(ctx context.Context, stdout io.Writer, o options, bp api.Brea
 	fmt.Fprintf(stdout, "debugcheck: round %d: pid %d stopped at %s:%d in %s with c.path=%q c.method=%q; GET /hello waiting\n",
 		round, pid, strings.TrimPrefix(th.File, o.remoteRoot+"/"), th.Line, path.Base(th.Function.Name()), "/hello", "GET")
 
+	if !release {
+		return pid, nil
+	}
 	// Drop the breakpoint so later requests run free, and let this one answer.
 	if _, err := client.ClearBreakpoint(set.ID); err != nil {
 		return 0, fmt.Errorf("clear breakpoint: %w", err)
@@ -287,7 +312,14 @@ func appendComment(file, text string) (func() error, error) {
 	if err := os.WriteFile(file, append(old[:len(old):len(old)], text...), info.Mode()); err != nil {
 		return nil, fmt.Errorf("edit %s: %w", file, err)
 	}
-	return func() error { return os.WriteFile(file, old, info.Mode()) }, nil
+	restored := false
+	return func() error {
+		if restored {
+			return nil
+		}
+		restored = true
+		return os.WriteFile(file, old, info.Mode())
+	}, nil
 }
 
 func lineOf(src, stmt string) int {
