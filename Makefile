@@ -162,6 +162,10 @@ image: ## Build the release image (IMAGE=twitter-api:latest; PACK=0 skips UPX)
 smoke: image ## Run the release image with its own database and call it
 	@bash devtools/smoke.sh
 
+.PHONY: memory-check
+memory-check: image ## Release image under 200 slow 1 MiB uploads: peak RSS < 150 MiB, other requests succeed
+	@bash devtools/memory-check.sh
+
 .PHONY: e2e
 e2e: ## Run the Postman collection with newman against the dev stack (starts it)
 	@$(DEV) ps --status running --services 2>/dev/null | grep -qx api || $(MAKE) up

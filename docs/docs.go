@@ -81,7 +81,7 @@ const docTemplate = `{
         },
         "/readyz": {
             "get": {
-                "description": "200 when the database answers a ping within 1 s, else 503 with Retry-After.",
+                "description": "200 when the database answers a ping within 1 s, else 503 with Retry-After. 503 at once, and from then on, when the process has been told to stop.",
                 "produces": [
                     "application/json"
                 ],
@@ -480,6 +480,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/CreatedUser"
                         },
                         "headers": {
+                            "Cache-Control": {
+                                "type": "string",
+                                "description": "no-store: the response holds the only copy of the API key"
+                            },
                             "Location": {
                                 "type": "string",
                                 "description": "/users/{id}"

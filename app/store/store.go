@@ -15,18 +15,17 @@ import (
 	"github.com/uptrace/bun/dialect/pgdialect"
 )
 
-// Options bound the connection pool and each query.
+// Options bound the connection pool. Queries have no deadline of their
+// own: they run under the caller's context, which carries the request's.
 type Options struct {
 	MaxOpenConns    int
 	MaxIdleConns    int
 	ConnMaxLifetime time.Duration
-	QueryTimeout    time.Duration
 }
 
 // DB is a pooled connection to PostgreSQL.
 type DB struct {
 	*bun.DB
-	queryTimeout time.Duration
 }
 
 // Open prepares a pool for dsn. It does not connect: the service starts,
@@ -47,22 +46,13 @@ func Open(dsn string, opt Options) (*DB, error) {
 	sqldb.SetMaxIdleConns(opt.MaxIdleConns)
 	sqldb.SetConnMaxLifetime(opt.ConnMaxLifetime)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
-	if opt.QueryTimeout <= 0 {
-		opt.QueryTimeout = 5 * time.Second
-	}
-	return &DB{DB: bun.NewDB(sqldb, pgdialect.New()), queryTimeout: opt.QueryTimeout}, nil
+	return &DB{DB: bun.NewDB(sqldb, pgdialect.New())}, nil
 }
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
-	ctx, cancel := db.withTimeout(ctx)
-	defer cancel()
 	return mapErr("ping", db.PingContext(ctx))
 }
 
 // Stats reports the pool's state, for logs and diagnostics.
 func (db *DB) Stats() sql.DBStats { return db.DB.DB.Stats() }
-
-func (db *DB) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, db.queryTimeout)
-}

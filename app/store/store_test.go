@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"sync"
@@ -152,6 +153,17 @@ var _ = Describe("Tweets and Users", func() {
 			_, _, err := tweets.ListByUser(ctx, 4242, twitter.Page{Limit: 10})
 			Expect(err).To(MatchError(twitter.ErrNotFound))
 		})
+
+		It("refuses an invalid page with a ValidationError, never querying with it", func(ctx SpecContext) {
+			u, _ := newUser(ctx, "pager")
+			for _, p := range []twitter.Page{{}, {Limit: -1}, {Limit: twitter.MaxPageLimit + 1}, {Limit: 1, AfterID: -1}} {
+				var verr *twitter.ValidationError
+				_, _, err := tweets.List(ctx, p)
+				Expect(errors.As(err, &verr)).To(BeTrue(), "List(%+v): %v", p, err)
+				_, _, err = tweets.ListByUser(ctx, u.ID, p)
+				Expect(errors.As(err, &verr)).To(BeTrue(), "ListByUser(%+v): %v", p, err)
+			}
+		})
 	})
 
 	Describe("Update and Delete", func() {
@@ -274,7 +286,7 @@ var _ = Describe("Tweets and Users", func() {
 		)
 
 		BeforeEach(func() {
-			proxy, db = tdb.Proxied(2 * time.Second)
+			proxy, db = tdb.Proxied()
 		})
 
 		It("reports ErrUnavailable, then recovers on its own", func(ctx SpecContext) {
@@ -302,7 +314,7 @@ var _ = Describe("Tweets and Users", func() {
 			u, _ = url.Parse(tdb.DSN)
 			u.Path = "/no_such_database"
 			for _, dsn := range []string{wrongPassword, u.String()} {
-				bad, err := store.Open(dsn, store.Options{MaxOpenConns: 1, QueryTimeout: 5 * time.Second})
+				bad, err := store.Open(dsn, store.Options{MaxOpenConns: 1})
 				Expect(err).NotTo(HaveOccurred())
 				_, err = store.NewTweets(bad).Get(ctx, 1)
 				Expect(err).To(MatchError(twitter.ErrUnavailable), dsn)
@@ -310,12 +322,28 @@ var _ = Describe("Tweets and Users", func() {
 			}
 		})
 
-		It("reports a query that outlives its timeout as ErrUnavailable", func(ctx SpecContext) {
+		It("runs under the caller's deadline: a query that outlives it is ErrUnavailable", func(ctx SpecContext) {
 			proxy.Down()
 			Expect(proxy.Up()).To(Succeed())
-			proxy.SetDelay(3 * time.Second) // longer than the 2 s query timeout
-			_, err := store.NewTweets(db).Get(ctx, 1)
+			proxy.SetDelay(3 * time.Second)
+			short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			_, err := store.NewTweets(db).Get(short, 1)
 			Expect(err).To(MatchError(twitter.ErrUnavailable))
+			Expect(time.Since(start)).To(BeNumerically("<", 2*time.Second), "the caller's deadline, not one of the store's")
+		})
+
+		It("has no deadline of its own: a slow database within the caller's budget still answers", func(ctx SpecContext) {
+			s := store.NewTweets(db)
+			t, err := s.Create(ctx, "slow but fine", nil)
+			Expect(err).NotTo(HaveOccurred())
+			proxy.Stall()
+			got := make(chan error, 1)
+			go func() { _, err := s.Get(ctx, t.ID); got <- err }()
+			Consistently(got).WithTimeout(300 * time.Millisecond).ShouldNot(Receive())
+			proxy.Resume()
+			Eventually(got).WithContext(ctx).Should(Receive(BeNil()))
 		})
 	})
 })

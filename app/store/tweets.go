@@ -24,8 +24,6 @@ func withAuthor(q *bun.SelectQuery) *bun.SelectQuery {
 
 // Create stores a tweet by author (nil for anonymous) and returns it.
 func (s *Tweets) Create(ctx context.Context, text string, author *twitter.User) (twitter.Tweet, error) {
-	ctx, cancel := s.db.withTimeout(ctx)
-	defer cancel()
 	row := tweetRow{Text: text}
 	if author != nil {
 		row.UserID = &author.ID
@@ -39,8 +37,6 @@ func (s *Tweets) Create(ctx context.Context, text string, author *twitter.User) 
 
 // Get returns the tweet with id.
 func (s *Tweets) Get(ctx context.Context, id int64) (twitter.Tweet, error) {
-	ctx, cancel := s.db.withTimeout(ctx)
-	defer cancel()
 	var row tweetRow
 	if err := withAuthor(s.db.NewSelect().Model(&row)).Where("t.id = ?", id).Scan(ctx); err != nil {
 		return twitter.Tweet{}, mapErr("select tweet", err)
@@ -56,8 +52,9 @@ func (s *Tweets) List(ctx context.Context, page twitter.Page) ([]twitter.Tweet, 
 // ListByUser returns a page of userID's tweets in id order, and whether more
 // follow; twitter.ErrNotFound when there is no such user.
 func (s *Tweets) ListByUser(ctx context.Context, userID int64, page twitter.Page) ([]twitter.Tweet, bool, error) {
-	ctx, cancel := s.db.withTimeout(ctx)
-	defer cancel()
+	if err := page.Validate(); err != nil {
+		return nil, false, fmt.Errorf("select tweets: %w", err)
+	}
 	exists, err := s.db.NewSelect().Model((*userRow)(nil)).Where("id = ?", userID).Exists(ctx)
 	if err != nil {
 		return nil, false, mapErr("select user", err)
@@ -69,8 +66,9 @@ func (s *Tweets) ListByUser(ctx context.Context, userID int64, page twitter.Page
 }
 
 func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) ([]twitter.Tweet, bool, error) {
-	ctx, cancel := s.db.withTimeout(ctx)
-	defer cancel()
+	if err := page.Validate(); err != nil { // a zero limit would size the buffer and query wrongly
+		return nil, false, fmt.Errorf("select tweets: %w", err)
+	}
 	rows := make([]tweetRow, 0, page.Limit+1)
 	q := withAuthor(s.db.NewSelect().Model(&rows)).
 		Where("t.id > ?", page.AfterID).
@@ -123,8 +121,6 @@ func (s *Tweets) Delete(ctx context.Context, id int64, actor *twitter.User) erro
 func (s *Tweets) modify(ctx context.Context, id int64, actor *twitter.User,
 	change func(context.Context, bun.Tx, *tweetRow) error,
 ) error {
-	ctx, cancel := s.db.withTimeout(ctx)
-	defer cancel()
 	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var row tweetRow
 		err := withAuthor(tx.NewSelect().Model(&row)).Where("t.id = ?", id).For("UPDATE OF t").Scan(ctx)

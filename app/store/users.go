@@ -17,8 +17,6 @@ func NewUsers(db *DB) *Users { return &Users{db: db} }
 // Create stores u with the hash of its API key; a taken username or email
 // is a *twitter.ConflictError.
 func (s *Users) Create(ctx context.Context, u twitter.NewUser, keyHash []byte) (twitter.User, error) {
-	ctx, cancel := s.db.withTimeout(ctx)
-	defer cancel()
 	row := userRow{Username: u.Username, Email: u.Email, APIKeyHash: keyHash}
 	if _, err := s.db.NewInsert().Model(&row).Returning("id, created_at").Exec(ctx); err != nil {
 		return twitter.User{}, mapErr("insert user", err)
@@ -28,8 +26,6 @@ func (s *Users) Create(ctx context.Context, u twitter.NewUser, keyHash []byte) (
 
 // Get returns the user with id.
 func (s *Users) Get(ctx context.Context, id int64) (twitter.User, error) {
-	ctx, cancel := s.db.withTimeout(ctx)
-	defer cancel()
 	var row userRow
 	if err := s.db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
 		return twitter.User{}, mapErr("select user", err)
@@ -42,8 +38,6 @@ func (s *Users) ByAPIKey(ctx context.Context, key string) (twitter.User, error) 
 	if !twitter.WellFormedAPIKey(key) {
 		return twitter.User{}, fmt.Errorf("authenticate: %w", twitter.ErrUnknownAPIKey)
 	}
-	ctx, cancel := s.db.withTimeout(ctx)
-	defer cancel()
 	hash := twitter.HashAPIKey(key)
 	var row userRow
 	err := s.db.NewSelect().Model(&row).Where("api_key_hash = ?", hash).Scan(ctx)

@@ -178,14 +178,12 @@ var _ = Describe("serve", func() {
 		u, err := url.Parse(tdb.DSN)
 		Expect(err).NotTo(HaveOccurred())
 		g := startGate(u.Host)
-		s := startServer(env{"DATABASE_URL": withHost(tdb.DSN, g.addr()), "SHUTDOWN_TIMEOUT": "300ms"})
+		s := startServer(env{"DATABASE_URL": withHost(tdb.DSN, g.addr()), "SHUTDOWN_TIMEOUT": "300ms", "REQUEST_TIMEOUT": "1m"})
 		oneShot := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		stuck := make(chan result, 1)
 		go func() {
 			defer GinkgoRecover()
-			resp, err := oneShot.Post(s.base+"/tweets", "application/json", strings.NewReader(`{"text":"stuck"}`))
-			if err == nil {
-				resp.Body.Close()
-			}
+			stuck <- do(oneShot, http.MethodPost, s.base+"/tweets", `{"text":"stuck"}`)
 		}()
 		Eventually(g.accepted).WithTimeout(10 * time.Second).Should(BeClosed())
 
@@ -193,6 +191,13 @@ var _ = Describe("serve", func() {
 		Eventually(s.done).WithTimeout(20 * time.Second).Should(BeClosed())
 		Expect(s.err).To(MatchError(ContainSubstring("shutdown")))
 		Expect(s.err).To(MatchError(context.DeadlineExceeded))
+		Expect(string(s.out.Contents())).To(ContainSubstring("drain budget spent"))
+
+		By("the request still running was cancelled and told so, long before its one-minute budget")
+		var r result
+		Eventually(stuck).WithTimeout(5 * time.Second).Should(Receive(&r))
+		expectProblem(r, http.StatusServiceUnavailable)
+		Expect(r.header.Get("Retry-After")).NotTo(BeEmpty())
 	})
 
 	It("answers 503 with Retry-After while the database is away and recovers without a restart", func() {
@@ -241,7 +246,7 @@ var _ = Describe("serve", func() {
 		out := gbytes.NewBuffer()
 		go func() {
 			defer GinkgoRecover()
-			done <- run(ctx, []string{"api"}, env{"DATABASE_URL": tdb.DSN, "PORT": strconv.Itoa(port)}.get, out)
+			done <- run(ctx, []string{"api"}, env{"DATABASE_URL": tdb.DSN, "PORT": strconv.Itoa(port), "SHUTDOWN_DELAY": "0"}.get, out)
 		}()
 		DeferCleanup(cancel)
 		Eventually(out).WithTimeout(20 * time.Second).Should(gbytes.Say(`"msg":"serving"`))

@@ -10,7 +10,8 @@ import (
 )
 
 // Proxy is a TCP relay between the service and PostgreSQL that a test can
-// cut and restore, to make the database really go away and come back.
+// cut and restore, to make the database really go away and come back, or
+// stall, to make it hang with every connection open.
 type Proxy struct {
 	target string
 
@@ -19,12 +20,46 @@ type Proxy struct {
 	ln    net.Listener
 	conns map[net.Conn]struct{}
 	delay time.Duration
+	flow  chan struct{} // closed while bytes flow; open while stalled
 	wg    sync.WaitGroup
+}
+
+// flowing is closed once bytes may pass.
+func (p *Proxy) flowing() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.flow
+}
+
+// Stall keeps every connection open and accepts new ones, but passes no
+// byte either way: queries hang as they would behind a frozen database or a
+// network that drops packets silently.
+func (p *Proxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.flow:
+		p.flow = make(chan struct{})
+	default: // already stalled
+	}
+}
+
+// Resume lets bytes flow again; what was held is delivered, nothing is lost.
+func (p *Proxy) Resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.flow:
+	default:
+		close(p.flow)
+	}
 }
 
 // NewProxy listens on a free loopback port and relays to target (host:port).
 func NewProxy(target string) (*Proxy, error) {
-	p := &Proxy{target: target, addr: "127.0.0.1:0", conns: map[net.Conn]struct{}{}}
+	flow := make(chan struct{})
+	close(flow)
+	p := &Proxy{target: target, addr: "127.0.0.1:0", conns: map[net.Conn]struct{}{}, flow: flow}
 	if err := p.Up(); err != nil {
 		return nil, err
 	}
@@ -79,8 +114,9 @@ func (p *Proxy) Up() error {
 }
 
 // Down refuses new connections and cuts every open one, as a database
-// crash or network failure would.
+// crash or network failure would. It ends a stall: held bytes are dropped.
 func (p *Proxy) Down() {
+	p.Resume()
 	p.mu.Lock()
 	ln := p.ln
 	p.ln = nil
@@ -119,6 +155,7 @@ func (p *Proxy) relay(client net.Conn) {
 	if delay > 0 {
 		time.Sleep(delay)
 	}
+	<-p.flowing() // a stalled database accepts connections but never answers
 	server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 	if err != nil {
 		_ = client.Close()
@@ -129,7 +166,7 @@ func (p *Proxy) relay(client net.Conn) {
 	}
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
+		_, _ = io.Copy(dst, stallable{src, p})
 		_ = dst.Close()
 		_ = src.Close()
 		done <- struct{}{}
@@ -157,4 +194,16 @@ func (p *Proxy) track(client, server net.Conn) bool {
 	p.conns[client] = struct{}{}
 	p.conns[server] = struct{}{}
 	return true
+}
+
+// stallable is a reader that holds what it read while the proxy is stalled.
+type stallable struct {
+	r io.Reader
+	p *Proxy
+}
+
+func (s stallable) Read(b []byte) (int, error) {
+	n, err := s.r.Read(b)
+	<-s.p.flowing()
+	return n, err
 }
