@@ -13,8 +13,10 @@ net=twitter-api-$run_id db=twitter-api-$run_id-db api=twitter-api-$run_id-api
 password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 dsn="postgres://smoke:$password@$db:5432/smoke?sslmode=disable"
 
+bin_dir=$(mktemp -d)
 cleanup() {
-	docker rm -f "$api" "$db" >/dev/null 2>&1 || true
+	rm -rf "$bin_dir"
+	docker rm -f "$api" "$db" "$run_id-bin" >/dev/null 2>&1 || true
 	docker network rm "$net" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -31,9 +33,22 @@ wait_for() { # seconds, description, command...
 
 user=$(docker image inspect -f '{{.Config.User}}' "$IMAGE")
 size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
-step "image $IMAGE: user $user, $((size / 1024)) KiB"
+# What a pull transfers: the layers gzipped, as docker save | gzip gives them.
+pulled=$(docker save "$IMAGE" | gzip | wc -c)
+step "image $IMAGE: user $user, $size bytes on disk, $pulled bytes gzipped"
 [[ "$user" != "" && "$user" != 0* && "$user" != root* ]] || fail "the image runs as root"
-((size <= 20 * 1024 * 1024)) || fail "the image is over 20 MB"
+((pulled <= 12 * 1000 * 1000)) || fail "the image is over 12 MB gzipped"
+
+# The binary must carry readable build info (scanners need it; a packed
+# binary has none). go version -m runs in the build image, not on the host.
+docker create --name "$run_id-bin" "$IMAGE" >/dev/null
+docker cp "$run_id-bin:/api" "$bin_dir/api" >/dev/null
+docker rm "$run_id-bin" >/dev/null
+buildinfo=$(docker run --rm --network none -v "$bin_dir:/bin-under-test:ro" golang:1.27-trixie \
+	go version -m /bin-under-test/api 2>&1) || fail "go version -m cannot read the binary: $buildinfo"
+grep -q $'^\tpath\tgithub.com/twitter-api/twitter-api/app/cmd/api$' <<<"$buildinfo" \
+	|| fail "no build info in the binary: $buildinfo"
+step "build info: $(head -n 1 <<<"$buildinfo" | sed 's/^[^:]*: //'), $(grep -c $'^\tdep\t' <<<"$buildinfo") modules"
 
 docker network create "$net" >/dev/null
 docker run -d --name "$db" --network "$net" \

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ type Config struct {
 	DBMaxOpenConns    int
 	DBMaxIdleConns    int
 	DBConnMaxLifetime time.Duration
+	DBConnMaxIdleTime time.Duration
 
 	// RequestTimeout is one request's whole budget: authentication, every
 	// query and the transaction share it.
@@ -60,9 +62,9 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:    r.level("LOG_LEVEL", slog.LevelInfo),
 		LogFormat:   r.oneOf("LOG_FORMAT", "json", "json", "text"),
 
-		DBMaxOpenConns:    r.int("DB_MAX_OPEN_CONNS", 10, 1, 1000),
-		DBMaxIdleConns:    r.int("DB_MAX_IDLE_CONNS", 5, 0, 1000),
+		DBMaxOpenConns:    r.int("DB_MAX_OPEN_CONNS", DefaultMaxOpenConns(), 1, 1000),
 		DBConnMaxLifetime: r.duration("DB_CONN_MAX_LIFETIME", 30*time.Minute),
+		DBConnMaxIdleTime: r.duration("DB_CONN_MAX_IDLE_TIME", 5*time.Minute),
 
 		RequestTimeout:   r.duration("REQUEST_TIMEOUT", 5*time.Second),
 		HTTPReadTimeout:  r.duration("HTTP_READ_TIMEOUT", 10*time.Second),
@@ -74,6 +76,9 @@ func Load(getenv func(string) string) (Config, error) {
 		MigrationLockTimeout:      r.duration("MIGRATION_LOCK_TIMEOUT", 5*time.Second),
 		MigrationStatementTimeout: r.duration("MIGRATION_STATEMENT_TIMEOUT", time.Minute),
 	}
+	// Idle equals open unless set: fewer idle than open closes connections
+	// under load that the next request must reopen.
+	c.DBMaxIdleConns = r.int("DB_MAX_IDLE_CONNS", c.DBMaxOpenConns, 0, 1000)
 	if c.DBMaxIdleConns > c.DBMaxOpenConns {
 		r.fail("DB_MAX_IDLE_CONNS", "must not exceed DB_MAX_OPEN_CONNS (%d)", c.DBMaxOpenConns)
 	}
@@ -85,6 +90,15 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(r.errs...))
 	}
 	return c, nil
+}
+
+// DefaultMaxOpenConns is DB_MAX_OPEN_CONNS when unset: four connections a
+// CPU the process may use (GOMAXPROCS, which follows the container's CPU
+// limit), at least 4. A request holds a connection only while PostgreSQL
+// works on it, so a few a core keep the database busy while the API parses
+// and encodes; more only queue inside PostgreSQL.
+func DefaultMaxOpenConns() int {
+	return max(4, 4*runtime.GOMAXPROCS(0))
 }
 
 // LoadPort reads only PORT, for commands that talk to a running server.

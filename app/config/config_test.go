@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"log/slog"
+	"runtime"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -22,7 +23,10 @@ var _ = Describe("Load", func() {
 		Expect(c.Port).To(Equal(5000))
 		Expect(c.LogLevel).To(Equal(slog.LevelInfo))
 		Expect(c.LogFormat).To(Equal("json"))
-		Expect(c.DBMaxOpenConns).To(Equal(10))
+		Expect(c.DBMaxOpenConns).To(Equal(config.DefaultMaxOpenConns()))
+		Expect(c.DBMaxIdleConns).To(Equal(c.DBMaxOpenConns), "idle equals open: no churn under load")
+		Expect(c.DBConnMaxLifetime).To(Equal(30 * time.Minute))
+		Expect(c.DBConnMaxIdleTime).To(Equal(5 * time.Minute))
 		Expect(c.RequestTimeout).To(Equal(5 * time.Second))
 		Expect(c.ShutdownDelay).To(Equal(2 * time.Second))
 		Expect(c.ShutdownTimeout).To(Equal(6 * time.Second))
@@ -35,14 +39,15 @@ var _ = Describe("Load", func() {
 		c, err := config.Load(env(map[string]string{
 			"DATABASE_URL": "postgres://y", "PORT": "8080", "LOG_LEVEL": "debug", "LOG_FORMAT": "text",
 			"DB_MAX_OPEN_CONNS": "20", "DB_MAX_IDLE_CONNS": "20", "DB_CONN_MAX_LIFETIME": "1h",
-			"REQUEST_TIMEOUT": "250ms", "HTTP_READ_TIMEOUT": "1s", "HTTP_WRITE_TIMEOUT": "2s",
+			"DB_CONN_MAX_IDLE_TIME": "90s",
+			"REQUEST_TIMEOUT":       "250ms", "HTTP_READ_TIMEOUT": "1s", "HTTP_WRITE_TIMEOUT": "2s",
 			"HTTP_IDLE_TIMEOUT": "3s", "SHUTDOWN_DELAY": "500ms", "SHUTDOWN_TIMEOUT": "4s",
 			"MIGRATION_LOCK_TIMEOUT": "3s", "MIGRATION_STATEMENT_TIMEOUT": "2m",
 		}))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(c).To(Equal(config.Config{
 			DatabaseURL: "postgres://y", Port: 8080, LogLevel: slog.LevelDebug, LogFormat: "text",
-			DBMaxOpenConns: 20, DBMaxIdleConns: 20, DBConnMaxLifetime: time.Hour,
+			DBMaxOpenConns: 20, DBMaxIdleConns: 20, DBConnMaxLifetime: time.Hour, DBConnMaxIdleTime: 90 * time.Second,
 			RequestTimeout: 250 * time.Millisecond, HTTPReadTimeout: time.Second, HTTPWriteTimeout: 2 * time.Second,
 			HTTPIdleTimeout: 3 * time.Second, ShutdownDelay: 500 * time.Millisecond, ShutdownTimeout: 4 * time.Second,
 			MigrationLockTimeout: 3 * time.Second, MigrationStatementTimeout: 2 * time.Minute,
@@ -74,7 +79,8 @@ var _ = Describe("Load", func() {
 		Entry("port 70000", "PORT", "70000"),
 		Entry("a negative duration", "SHUTDOWN_TIMEOUT", "-1s"),
 		Entry("no connections", "DB_MAX_OPEN_CONNS", "0"),
-		Entry("more idle than open connections", "DB_MAX_IDLE_CONNS", "11"),
+		Entry("more idle than open connections", "DB_MAX_IDLE_CONNS", "1001"),
+		Entry("a zero idle time", "DB_CONN_MAX_IDLE_TIME", "0s"),
 		Entry("a zero request budget", "REQUEST_TIMEOUT", "0s"),
 		Entry("a drain longer than the stop grace", "SHUTDOWN_TIMEOUT", "9s"),
 		Entry("a delay that pushes the drain past the stop grace", "SHUTDOWN_DELAY", "4s"),
@@ -84,6 +90,18 @@ var _ = Describe("Load", func() {
 		c, err := config.Load(env(map[string]string{"DATABASE_URL": "postgres://x", "SHUTDOWN_DELAY": "0"}))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(c.ShutdownDelay).To(BeZero())
+	})
+
+	It("follows a smaller DB_MAX_OPEN_CONNS with the idle default, and refuses more idle than open", func() {
+		c, err := config.Load(env(map[string]string{"DATABASE_URL": "postgres://x", "DB_MAX_OPEN_CONNS": "3"}))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.DBMaxIdleConns).To(Equal(3))
+		_, err = config.Load(env(map[string]string{"DATABASE_URL": "postgres://x", "DB_MAX_OPEN_CONNS": "3", "DB_MAX_IDLE_CONNS": "4"}))
+		Expect(err).To(MatchError(ContainSubstring("DB_MAX_IDLE_CONNS must not exceed DB_MAX_OPEN_CONNS (3)")))
+	})
+
+	It("sizes the pool by the CPUs: four a CPU, at least 4", func() {
+		Expect(config.DefaultMaxOpenConns()).To(Equal(max(4, 4*runtime.GOMAXPROCS(0))))
 	})
 })
 

@@ -201,11 +201,15 @@ func readAtMost(r io.Reader, limit int) ([]byte, error) {
 func requireJSON() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ct := c.Get(fiber.HeaderContentType)
-		mt, params, err := mime.ParseMediaType(ct)
-		isJSON := err == nil && (mt == fiber.MIMEApplicationJSON ||
-			(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")))
-		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-			isJSON = false
+		// The usual spellings skip the parser and its allocations.
+		isJSON := ct == fiber.MIMEApplicationJSON || ct == fiber.MIMEApplicationJSONCharsetUTF8
+		if !isJSON {
+			mt, params, err := mime.ParseMediaType(ct)
+			isJSON = err == nil && (mt == fiber.MIMEApplicationJSON ||
+				(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")))
+			if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+				isJSON = false
+			}
 		}
 		if !isJSON {
 			return &requestError{

@@ -18,7 +18,7 @@ import (
 	"github.com/twitter-api/twitter-api/app/store"
 )
 
-var all = []string{"20261126000001_create_users", "20261126000002_create_tweets"}
+var all = []string{"20261126000001_create_users", "20261126000002_create_tweets", "20261127000001_tweets_visibility_order"}
 
 var _ = Describe("Migrator", func() {
 	var (
@@ -53,7 +53,7 @@ var _ = Describe("Migrator", func() {
 		Expect(tables(ctx)).To(ConsistOf("users", "tweets"))
 		Expect(m.Up(ctx)).To(BeEmpty())
 
-		Expect(m.Down(ctx)).To(Equal([]string{all[1], all[0]}))
+		Expect(m.Down(ctx)).To(Equal([]string{all[2], all[1], all[0]}))
 		Expect(tables(ctx)).To(BeEmpty())
 
 		Expect(m.Up(ctx)).To(Equal(all))
@@ -63,10 +63,10 @@ var _ = Describe("Migrator", func() {
 	It("reports each migration's status", func(ctx SpecContext) {
 		st, err := m.Status(ctx)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(st).To(HaveLen(2))
+		Expect(st).To(HaveLen(len(all)))
 		Expect(st[0].Applied).To(BeFalse())
 
-		Expect(m.Up(ctx)).To(HaveLen(2))
+		Expect(m.Up(ctx)).To(HaveLen(len(all)))
 		st, err = m.Status(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(st).To(HaveEach(HaveField("Applied", BeTrue())))

@@ -19,7 +19,11 @@ func NewUsers(db *DB) *Users { return &Users{db: db} }
 func (s *Users) Create(ctx context.Context, u twitter.NewUser, keyHash []byte) (twitter.User, error) {
 	row := userRow{Username: u.Username, Email: u.Email, APIKeyHash: keyHash}
 	if _, err := s.db.NewInsert().Model(&row).Returning("id, created_at").Exec(ctx); err != nil {
-		return twitter.User{}, mapErr("insert user", err)
+		return twitter.User{}, mapErr("insert user", err, constraints{
+			"users_username_key":     &twitter.ConflictError{Field: "username"},
+			"users_email_key":        &twitter.ConflictError{Field: "email"},
+			"users_api_key_hash_key": &twitter.ConflictError{Field: "api_key"},
+		})
 	}
 	return row.domain(), nil
 }
@@ -28,10 +32,14 @@ func (s *Users) Create(ctx context.Context, u twitter.NewUser, keyHash []byte) (
 func (s *Users) Get(ctx context.Context, id int64) (twitter.User, error) {
 	var row userRow
 	if err := s.db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
-		return twitter.User{}, mapErr("select user", err)
+		return twitter.User{}, mapErr("select user", err, nil)
 	}
 	return row.domain(), nil
 }
+
+// authenticateSQL finds a key's owner in one statement, prepared once per
+// connection.
+const authenticateSQL = `SELECT id, username, email, api_key_hash, created_at FROM users WHERE api_key_hash = $1`
 
 // ByAPIKey returns the owner of key; twitter.ErrUnknownAPIKey when there is none.
 func (s *Users) ByAPIKey(ctx context.Context, key string) (twitter.User, error) {
@@ -40,9 +48,9 @@ func (s *Users) ByAPIKey(ctx context.Context, key string) (twitter.User, error) 
 	}
 	hash := twitter.HashAPIKey(key)
 	var row userRow
-	err := s.db.NewSelect().Model(&row).Where("api_key_hash = ?", hash).Scan(ctx)
+	err := s.db.queryRow(ctx, authenticateSQL, hash).Scan(&row.ID, &row.Username, &row.Email, &row.APIKeyHash, &row.CreatedAt)
 	if err != nil {
-		err = mapErr("authenticate", err)
+		err = mapErr("authenticate", err, nil)
 		if isNotFound(err) {
 			return twitter.User{}, fmt.Errorf("authenticate: %w", twitter.ErrUnknownAPIKey)
 		}

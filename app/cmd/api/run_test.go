@@ -327,18 +327,19 @@ var _ = Describe("migrate", func() {
 		Expect(out).To(MatchRegexp(`(?m)^MIGRATION\s+STATUS\s+GROUP\s+APPLIED AT$`))
 		Expect(out).To(MatchRegexp(`(?m)^20261126000001_create_users\s+pending\s+-\s+-$`))
 		Expect(out).To(MatchRegexp(`(?m)^20261126000002_create_tweets\s+pending\s+-\s+-$`))
+		Expect(out).To(MatchRegexp(`(?m)^20261127000001_tweets_visibility_order\s+pending\s+-\s+-$`))
 
 		By("up")
 		out, err = runNow(e, "migrate", "up")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(out).To(Equal("applied 20261126000001_create_users\napplied 20261126000002_create_tweets\n"))
+		Expect(out).To(Equal("applied 20261126000001_create_users\napplied 20261126000002_create_tweets\napplied 20261127000001_tweets_visibility_order\n"))
 		Expect(exists("users")).To(BeTrue())
 		Expect(exists("tweets")).To(BeTrue())
 
 		By("status after up: applied, group 1, with a time")
 		out, err = runNow(e, "migrate", "status")
 		Expect(err).NotTo(HaveOccurred())
-		for _, name := range []string{"20261126000001_create_users", "20261126000002_create_tweets"} {
+		for _, name := range []string{"20261126000001_create_users", "20261126000002_create_tweets", "20261127000001_tweets_visibility_order"} {
 			m := regexp.MustCompile(`(?m)^` + name + `\s+applied\s+1\s+(\S+)$`).FindStringSubmatch(out)
 			Expect(m).To(HaveLen(2), "status output:\n%s", out)
 			_, err := time.Parse(time.RFC3339, m[1])
@@ -353,7 +354,7 @@ var _ = Describe("migrate", func() {
 		By("down: the group, newest first")
 		out, err = runNow(e, "migrate", "down")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(out).To(Equal("rolled back 20261126000002_create_tweets\nrolled back 20261126000001_create_users\n"))
+		Expect(out).To(Equal("rolled back 20261127000001_tweets_visibility_order\nrolled back 20261126000002_create_tweets\nrolled back 20261126000001_create_users\n"))
 		Expect(exists("users")).To(BeFalse())
 		Expect(exists("tweets")).To(BeFalse())
 
@@ -361,6 +362,7 @@ var _ = Describe("migrate", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(out).To(MatchRegexp(`(?m)^20261126000001_create_users\s+pending`))
 		Expect(out).To(MatchRegexp(`(?m)^20261126000002_create_tweets\s+pending`))
+		Expect(out).To(MatchRegexp(`(?m)^20261127000001_tweets_visibility_order\s+pending`))
 
 		out, err = runNow(e, "migrate", "down")
 		Expect(err).NotTo(HaveOccurred())
@@ -369,7 +371,7 @@ var _ = Describe("migrate", func() {
 		By("up once more, and the service works on the result")
 		out, err = runNow(e, "migrate", "up")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(out).To(Equal("applied 20261126000001_create_users\napplied 20261126000002_create_tweets\n"))
+		Expect(out).To(Equal("applied 20261126000001_create_users\napplied 20261126000002_create_tweets\napplied 20261127000001_tweets_visibility_order\n"))
 		s := startServer(env{"DATABASE_URL": dsn})
 		r := do(client, http.MethodPost, s.base+"/tweets", `{"text":"on a fresh schema"}`)
 		Expect(r.status).To(Equal(http.StatusCreated), "response: %s", r)
