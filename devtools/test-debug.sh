@@ -39,7 +39,7 @@ done
 start=$(date +%s)
 "${compose[@]}" build --quiet migrate
 t0=$(date +%s)
-timeout 300 "${compose[@]}" up --detach --wait --quiet-pull
+timeout 900 "${compose[@]}" up --detach --wait --quiet-pull
 echo "test-debug: debug stack healthy in $(( $(date +%s) - t0 ))s"
 api=$("${compose[@]}" port api 5000)
 dlv=$("${compose[@]}" port api 2345)
