@@ -12,6 +12,8 @@ MAKEFLAGS += --no-print-directory
 
 API_PORT      ?= 5000
 DB_PORT       ?= 5432
+# Delve's port under `make debug`, on 127.0.0.1 like the others.
+DEBUG_PORT    ?= 2345
 POSTGRES_USER ?= twitter
 POSTGRES_DB   ?= twitter
 IMAGE         ?= twitter-api:latest
@@ -21,9 +23,11 @@ HOST_UID      ?= $(shell id -u)
 HOST_GID      ?= $(shell id -g)
 # Compose project names; CI uses its own so it never touches your stack.
 PROJECT       ?= twitter-api
-export API_PORT DB_PORT HOST_UID HOST_GID IMAGE VERSION PROJECT
+export API_PORT DB_PORT DEBUG_PORT HOST_UID HOST_GID IMAGE VERSION PROJECT
 
 DEV  := docker compose -p $(PROJECT) -f compose.dev.yml
+# The dev stack with the API under Delve (compose.debug.yml changes only api).
+DEBUG := $(DEV) -f compose.debug.yml
 TEST := docker compose -p $(PROJECT)-test -f compose.test.yml
 # One-off commands in the dev image, without starting the stack.
 TOOL := $(DEV) run --rm --no-deps -T migrate
@@ -70,6 +74,27 @@ ps: ## Show the stack's containers and their health
 .PHONY: test
 test: ## Run every Ginkgo suite in containers against a throwaway PostgreSQL
 	@bash devtools/test.sh
+
+##@ Debugging
+
+.PHONY: debug
+debug: ## Start the stack with the API under Delve on 127.0.0.1:DEBUG_PORT; returns once healthy
+	$(ensure-volumes)
+	$(DEBUG) up --build --remove-orphans --detach --wait
+	@echo "API ready on http://localhost:$(API_PORT); Delve (API v2 and DAP) on 127.0.0.1:$(DEBUG_PORT)"
+	@echo "Attach: VS Code \"Attach to API (Docker)\", GoLand \"Go Remote\", or: dlv connect 127.0.0.1:$(DEBUG_PORT)"
+
+.PHONY: debug-down
+debug-down: ## Stop the debug stack (the same as make down)
+	$(DEV) down --remove-orphans
+
+.PHONY: debug-cli
+debug-cli: ## Delve's terminal client on the debug API, from inside its container
+	$(DEV) exec api dlv connect 127.0.0.1:2345
+
+.PHONY: test-debug
+test-debug: ## Prove the debugger end to end: a breakpoint in /hello, before and after a reload
+	@bash devtools/test-debug.sh
 
 ##@ Database
 
@@ -179,6 +204,11 @@ pagecheck: ## Check on the dev stack that following Link sees each committed twe
 .PHONY: bench-reload
 bench-reload: ## Measure save-to-serving reload time against the bare build
 	@bash devtools/bench-reload.sh
+
+.PHONY: bench-debug
+bench-debug: ## Measure save-to-debuggable-serving reload time under make debug
+	@$(MAKE) debug >/dev/null
+	@GCFLAGS='all=-N -l' bash devtools/bench-reload.sh
 
 .PHONY: bench
 bench: ## API vs a same-SQL net/http+pgx floor, alternating (DURATION=5s ROUNDS=2 CONCURRENCY=32)
