@@ -135,6 +135,10 @@ image: ## Build the release image (IMAGE=twitter-api:latest)
 smoke: image ## Run the release image with its own database and call it
 	@bash devtools/smoke.sh
 
+.PHONY: memory-check
+memory-check: image ## Release image under 200 slow 1 MiB uploads: peak RSS < 150 MiB, other requests succeed
+	@bash devtools/memory-check.sh
+
 .PHONY: vuln
 vuln: image ## govulncheck, offline, on the source and the release binary
 	@bash devtools/vuln/run.sh
@@ -151,11 +155,21 @@ e2e: ## Run the Postman collection with newman against the dev stack (starts it)
 			-e BASE_URL=http://api:5000 twitter-api-newman bash devtools/e2e.sh; \
 	fi
 
+.PHONY: pagecheck
+pagecheck: ## Check on the dev stack that following Link sees each committed tweet once (starts it)
+	@$(DEV) ps --status running --services 2>/dev/null | grep -qx api || $(MAKE) up
+	@POSTGRES_USER=$(POSTGRES_USER) POSTGRES_PASSWORD=$(or $(POSTGRES_PASSWORD),twitter) \
+		POSTGRES_DB=$(POSTGRES_DB) bash devtools/pagecheck.sh
+
 ##@ Benchmarks
 
 .PHONY: bench-reload
 bench-reload: ## Measure save-to-serving reload time against the bare build
 	@bash devtools/bench-reload.sh
+
+.PHONY: bench
+bench: ## API vs a same-SQL net/http+pgx floor, alternating (DURATION=5s ROUNDS=2 CONCURRENCY=32)
+	@bash devtools/bench.sh
 
 .PHONY: bench-load
 bench-load: ## Throughput and latency of the dev stack (DURATION=10s CONCURRENCY=16)

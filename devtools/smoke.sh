@@ -105,7 +105,16 @@ step "recovered without a restart"
 wait_for 40 "the image's HEALTHCHECK to report healthy" \
 	bash -c "[[ \$(docker inspect -f '{{.State.Health.Status}}' $api) == healthy ]]"
 step "HEALTHCHECK healthy"
-docker stop -t 10 "$api" >/dev/null
+# The termination contract: SIGTERM makes /readyz 503 at once while the API
+# keeps serving for SHUTDOWN_DELAY (2 s); it then drains (SHUTDOWN_TIMEOUT,
+# 6 s) and exits 0, inside docker stop's 10 s grace.
+stop_start=$SECONDS
+docker stop -t 10 "$api" >/dev/null &
+stopper=$!
+wait_for 2 "/readyz to answer 503 after SIGTERM" bash -c "[[ \$(curl -s -o /dev/null -w '%{http_code}' $base/readyz) == 503 ]]"
+out=$(json GET "/tweets/$id"); [[ $out == 200* ]] || fail "not serving during SHUTDOWN_DELAY: $out"
+step "SIGTERM: unready at once, still serving"
+wait "$stopper"
 code=$(docker inspect -f '{{.State.ExitCode}}' "$api")
 [[ $code == 0 ]] || fail "the API exited with $code on SIGTERM"
-step "stopped cleanly on SIGTERM; PASS"
+step "stopped cleanly on SIGTERM after $((SECONDS - stop_start)) s; PASS"
