@@ -15,6 +15,8 @@ DB_PORT       ?= 5432
 POSTGRES_USER ?= twitter
 POSTGRES_DB   ?= twitter
 IMAGE         ?= twitter-api:latest
+# LB_PORT: the load balancer of make replicas-test, on 127.0.0.1.
+LB_PORT       ?= 5233
 # PACK=0 builds the release binary without UPX packing (larger, starts faster).
 PACK          ?= 1
 VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -23,7 +25,7 @@ HOST_UID      ?= $(shell id -u)
 HOST_GID      ?= $(shell id -g)
 # Compose project names; CI uses its own so it never touches your stack.
 PROJECT       ?= twitter-api
-export API_PORT DB_PORT HOST_UID HOST_GID IMAGE VERSION PROJECT
+export API_PORT DB_PORT HOST_UID HOST_GID IMAGE VERSION PROJECT LB_PORT
 
 DEV  := docker compose -p $(PROJECT) -f compose.dev.yml
 TEST := docker compose -p $(PROJECT)-test -f compose.test.yml
@@ -148,6 +150,18 @@ e2e: ## Run the Postman collection with newman against the dev stack (starts it)
 		docker run --rm --network $(PROJECT)_default -v "$$PWD:/src:ro" -w /src \
 			-e BASE_URL=http://api:5000 twitter-api-newman bash devtools/e2e.sh; \
 	fi
+
+##@ Deploying
+
+.PHONY: k8s-check
+k8s-check: ## Render deploy/k8s overlays, decode strictly, check policies (offline)
+	$(ensure-volumes)
+	@bash devtools/k8s-check.sh
+
+.PHONY: replicas-test
+replicas-test: image ## 3 replicas behind a balancer: racing migrations, rolling restart, SIGKILL
+	$(ensure-volumes)
+	@bash devtools/replicas-test.sh
 
 ##@ Benchmarks
 
