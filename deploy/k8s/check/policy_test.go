@@ -239,7 +239,7 @@ var _ = Describe("Overlay", func() {
 	})
 
 	for _, overlay := range overlays() {
-		Describe(overlay, Ordered, func() {
+		Describe(overlay, Ordered, ContinueOnFailure, func() {
 			var r rendered
 			var api corev1.Container
 			BeforeAll(func() {
