@@ -186,4 +186,4 @@ clean: ## Remove containers, the dev database volume and build output (keeps Go 
 .PHONY: clean-all
 clean-all: clean ## Also remove the Go module and build caches and built images
 	-docker volume rm $(CACHE_VOLUMES)
-	-docker image rm $(IMAGE) $(or $(DEV_IMAGE),twitter-api-dev) $(or $(TEST_IMAGE),twitter-api-test)
+	-docker image rm $(IMAGE) $(or $(DEV_IMAGE),twitter-api-dev) $(or $(TEST_IMAGE),twitter-api-test) $(or $(LB_IMAGE),$(PROJECT)-lb)
