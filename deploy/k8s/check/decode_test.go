@@ -2,6 +2,7 @@ package check_test
 
 import (
 	"os"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -62,5 +63,22 @@ func addRoutes(app *fiber.App) { app.Get("/healthz", h); app.Post("/readyz", h);
 	It("fails on a file without routes", func() {
 		_, err := check.GetRoutes([]byte("package httpapi\n"))
 		Expect(err).To(HaveOccurred())
+	})
+})
+
+var _ = Describe("DurationConsts", func() {
+	It("reads N * time.Unit constants and ignores the rest", func() {
+		consts, err := check.DurationConsts([]byte(`package config
+const StopGrace = 10 * time.Second
+const (
+	AbortGrace = 500 * time.Millisecond
+	One        = time.Minute
+	Other      = 3
+	Name       = "x"
+)`))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(consts).To(Equal(map[string]time.Duration{
+			"StopGrace": 10 * time.Second, "AbortGrace": 500 * time.Millisecond, "One": time.Minute,
+		}))
 	})
 })

@@ -15,6 +15,7 @@ import (
 	"io"
 	"os/exec"
 	"strconv"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -124,4 +125,57 @@ func GetRoutes(src []byte) (map[string]bool, error) {
 		return nil, errors.New("no app.Get routes found")
 	}
 	return paths, nil
+}
+
+// DurationConsts reads the constants of a Go file written as N * time.Unit
+// (or time.Unit alone), such as the service's shutdown limits.
+func DurationConsts(src []byte) (map[string]time.Duration, error) {
+	f, err := parser.ParseFile(token.NewFileSet(), "config.go", src, 0)
+	if err != nil {
+		return nil, err
+	}
+	units := map[string]time.Duration{"Nanosecond": time.Nanosecond, "Microsecond": time.Microsecond,
+		"Millisecond": time.Millisecond, "Second": time.Second, "Minute": time.Minute, "Hour": time.Hour}
+	unit := func(e ast.Expr) (time.Duration, bool) {
+		sel, ok := e.(*ast.SelectorExpr)
+		if !ok {
+			return 0, false
+		}
+		if pkg, ok := sel.X.(*ast.Ident); !ok || pkg.Name != "time" {
+			return 0, false
+		}
+		d, ok := units[sel.Sel.Name]
+		return d, ok
+	}
+	consts := map[string]time.Duration{}
+	for _, decl := range f.Decls {
+		gen, ok := decl.(*ast.GenDecl)
+		if !ok || gen.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gen.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				if i >= len(vs.Values) {
+					break
+				}
+				switch v := vs.Values[i].(type) {
+				case *ast.SelectorExpr:
+					if d, ok := unit(v); ok {
+						consts[name.Name] = d
+					}
+				case *ast.BinaryExpr:
+					lit, ok := v.X.(*ast.BasicLit)
+					d, isUnit := unit(v.Y)
+					if v.Op != token.MUL || !ok || lit.Kind != token.INT || !isUnit {
+						continue
+					}
+					if n, err := strconv.ParseInt(lit.Value, 0, 64); err == nil {
+						consts[name.Name] = time.Duration(n) * d
+					}
+				}
+			}
+		}
+	}
+	return consts, nil
 }

@@ -27,6 +27,8 @@ const (
 	overlaysDir = "../overlays"
 	// The API's routes: probe paths must be among them.
 	routesFile = "../../../app/httpapi/routes.go"
+	// The service's configuration, with the limits it puts on the shutdown timings.
+	configFile = "../../../app/config/config.go"
 	// The PostgreSQL port, the only one the pods may reach besides DNS.
 	postgresPort = 5432
 )
@@ -279,6 +281,23 @@ var _ = Describe("Overlay", func() {
 				}
 				Expect(time.Duration(*grace)*time.Second).To(BeNumerically(">", need),
 					"grace %ds does not cover the delay plus the drain (%s)", *grace, need)
+			})
+
+			It("keeps the shutdown timings within what the service accepts", func() {
+				src, err := os.ReadFile(configFile)
+				Expect(err).NotTo(HaveOccurred())
+				consts, err := check.DurationConsts(src)
+				Expect(err).NotTo(HaveOccurred())
+				stop, ok := consts["StopGrace"]
+				if !ok {
+					Skip("app/config declares no StopGrace limit")
+				}
+				// The service refuses to start unless delay + drain + its
+				// abort grace stay below StopGrace.
+				total := duration(api, "SHUTDOWN_DELAY") + duration(api, "SHUTDOWN_TIMEOUT") + consts["AbortGrace"]
+				Expect(total).To(BeNumerically("<", stop), "the service would refuse SHUTDOWN_DELAY + SHUTDOWN_TIMEOUT")
+				grace := time.Duration(*r.deployment.Spec.Template.Spec.TerminationGracePeriodSeconds) * time.Second
+				Expect(grace).To(BeNumerically(">", total), "grace does not cover the abort grace too")
 			})
 
 			It("sets requests and limits on every container", func() {
