@@ -1,6 +1,6 @@
 # Release image: a static binary on distroless, non-root, no shell.
 
-FROM golang:1.26-trixie AS build
+FROM golang:1.27-trixie AS build
 WORKDIR /src
 ENV CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 # The embedded Swagger UI and swag's runtime make the binary ~31 MB; UPX packs
