@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-GO_IMAGE=${GO_IMAGE:-golang:1.26-trixie}
+GO_IMAGE=${GO_IMAGE:-golang:1.27-trixie}
 uid=${HOST_UID:-$(id -u)} gid=${HOST_GID:-$(id -g)}
 run=(docker run --rm -u "$uid:$gid" -v "$PWD:/src:ro" -w /src/deploy/k8s/check
 	-v "twitter-api-gomod-$uid:/go/pkg/mod" -v "twitter-api-gocache-$uid:/cache"

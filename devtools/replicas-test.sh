@@ -23,7 +23,7 @@ LB_PORT=${LB_PORT:-5233}
 RATE=${RATE:-120}
 CONCURRENCY=${CONCURRENCY:-16}
 KILL_DETECT_MAX_MS=${KILL_DETECT_MAX_MS:-2000}
-GO_IMAGE=${GO_IMAGE:-golang:1.26-trixie}
+GO_IMAGE=${GO_IMAGE:-golang:1.27-trixie}
 uid=${HOST_UID:-$(id -u)} gid=${HOST_GID:-$(id -g)}
 
 project=$PROJECT-replicas
