@@ -3,13 +3,6 @@
 FROM golang:1.27-trixie AS build
 WORKDIR /src
 ENV CGO_ENABLED=0 GOFLAGS=-buildvcs=false
-# The embedded Swagger UI and swag's runtime make the binary ~31 MB; UPX packs
-# it to ~11 MB for ~0.15 s more start-up. PACK=0 builds it unpacked.
-ARG PACK=1
-RUN if [ "$PACK" = 1 ]; then \
-        apt-get update -qq && apt-get install -y -qq --no-install-recommends upx-ucl >/dev/null && \
-        rm -rf /var/lib/apt/lists/*; \
-    fi
 # Dependencies first: this layer survives code edits.
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod \
@@ -18,10 +11,14 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 COPY app ./app
 COPY docs/*.go ./docs/
 ARG VERSION=dev
+# -s -w drop the symbol table and DWARF, which only a debugger reads; the
+# build info stays. Not packed: scanners (govulncheck -mode=binary, SBOM
+# tools) need that build info, and every exec (the HEALTHCHECK too) maps the
+# file instead of unpacking ~31 MB into memory. A third of it is the embedded
+# Swagger UI; layers are pulled gzipped, and the image gzips to under 12 MB.
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/api ./app/cmd/api && \
-    if [ "$PACK" = 1 ]; then upx -q -9 /out/api >/dev/null && upx -q -t /out/api; fi
+    go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/api ./app/cmd/api
 
 FROM gcr.io/distroless/static-debian13:nonroot
 COPY --from=build /out/api /api
@@ -30,6 +27,12 @@ USER 65532:65532
 EXPOSE 5000
 # No shell or curl here: the binary probes itself.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["/api", "healthcheck"]
+# On SIGTERM the API answers /readyz 503 at once, keeps serving for
+# SHUTDOWN_DELAY (2 s) so load balancers notice, drains for at most
+# SHUTDOWN_TIMEOUT (6 s), then cancels what is left (0.5 s): 8.5 s < the 10 s
+# `docker stop` grants before SIGKILL. Raise the grace (`docker stop -t`,
+# stop_grace_period, terminationGracePeriodSeconds) before raising these.
+STOPSIGNAL SIGTERM
 # The binary is the entrypoint, so `docker run IMAGE migrate up` works.
 ENTRYPOINT ["/api"]
 CMD ["serve"]

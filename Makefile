@@ -17,8 +17,6 @@ POSTGRES_DB   ?= twitter
 IMAGE         ?= twitter-api:latest
 # LB_PORT: the load balancer of make replicas-test, on 127.0.0.1.
 LB_PORT       ?= 5233
-# PACK=0 builds the release binary without UPX packing (larger, starts faster).
-PACK          ?= 1
 VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # Containers run as you, so files they write into the tree are yours.
 HOST_UID      ?= $(shell id -u)
@@ -131,13 +129,21 @@ lint: ## gofmt, go vet and go mod tidy checks
 ##@ Release
 
 .PHONY: image
-image: ## Build the release image (IMAGE=twitter-api:latest; PACK=0 skips UPX)
-	docker build --build-arg VERSION=$(VERSION) --build-arg PACK=$(PACK) -t $(IMAGE) .
+image: ## Build the release image (IMAGE=twitter-api:latest)
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 	@docker image inspect $(IMAGE) --format 'built {{index .RepoTags 0}}: {{.Size}} bytes'
 
 .PHONY: smoke
 smoke: image ## Run the release image with its own database and call it
 	@bash devtools/smoke.sh
+
+.PHONY: memory-check
+memory-check: image ## Release image under 200 slow 1 MiB uploads: peak RSS < 150 MiB, other requests succeed
+	@bash devtools/memory-check.sh
+
+.PHONY: vuln
+vuln: image ## govulncheck, offline, on the source and the release binary
+	@bash devtools/vuln/run.sh
 
 .PHONY: e2e
 e2e: ## Run the Postman collection with newman against the dev stack (starts it)
@@ -150,6 +156,12 @@ e2e: ## Run the Postman collection with newman against the dev stack (starts it)
 		docker run --rm --network $(PROJECT)_default -v "$$PWD:/src:ro" -w /src \
 			-e BASE_URL=http://api:5000 twitter-api-newman bash devtools/e2e.sh; \
 	fi
+
+.PHONY: pagecheck
+pagecheck: ## Check on the dev stack that following Link sees each committed tweet once (starts it)
+	@$(DEV) ps --status running --services 2>/dev/null | grep -qx api || $(MAKE) up
+	@POSTGRES_USER=$(POSTGRES_USER) POSTGRES_PASSWORD=$(or $(POSTGRES_PASSWORD),twitter) \
+		POSTGRES_DB=$(POSTGRES_DB) bash devtools/pagecheck.sh
 
 ##@ Deploying
 
@@ -169,6 +181,10 @@ replicas-test: image ## 3 replicas behind a balancer: racing migrations, rolling
 bench-reload: ## Measure save-to-serving reload time against the bare build
 	@bash devtools/bench-reload.sh
 
+.PHONY: bench
+bench: ## API vs a same-SQL net/http+pgx floor, alternating (DURATION=5s ROUNDS=2 CONCURRENCY=32)
+	@bash devtools/bench.sh
+
 .PHONY: bench-load
 bench-load: ## Throughput and latency of the dev stack (DURATION=10s CONCURRENCY=16)
 	@$(DEV) ps --status running --services 2>/dev/null | grep -qx api || $(MAKE) up
@@ -186,4 +202,4 @@ clean: ## Remove containers, the dev database volume and build output (keeps Go 
 .PHONY: clean-all
 clean-all: clean ## Also remove the Go module and build caches and built images
 	-docker volume rm $(CACHE_VOLUMES)
-	-docker image rm $(IMAGE) $(or $(DEV_IMAGE),twitter-api-dev) $(or $(TEST_IMAGE),twitter-api-test) $(or $(LB_IMAGE),$(PROJECT)-lb)
+	-docker image rm $(IMAGE) $(or $(DEV_IMAGE),twitter-api-dev) $(or $(TEST_IMAGE),twitter-api-test) $(or $(VULN_IMAGE),twitter-api-vuln) $(or $(LB_IMAGE),$(PROJECT)-lb)

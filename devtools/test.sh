@@ -2,6 +2,13 @@
 # make test: every Ginkgo suite in the test image against a throwaway
 # PostgreSQL, under its own compose project. The stack is torn down however
 # the run ends (pass, fail, Ctrl-C); the exit status is the suites'.
+#
+# Where the time goes is printed at the end: the image check, the database
+# start, each suite's compile and each suite's run. The database starts while
+# the suites compile, and the suites compile in parallel.
+#
+#   bash devtools/test.sh                   everything, as make test does
+#   bash devtools/test.sh ginkgo --focus=X ./app/store   any command in the test container
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +16,7 @@ compose=(docker compose -p "${PROJECT:-twitter-api}-test" -f compose.test.yml)
 teardown() {
 	# No --volumes: the Go caches are shared with the dev stack; the database is on tmpfs.
 	"${compose[@]}" down --remove-orphans --timeout 5 >/dev/null 2>&1 || true
+	find app -name '*.test' -type f -delete 2>/dev/null || true
 }
 trap teardown EXIT
 trap 'exit 130' INT TERM
@@ -19,9 +27,72 @@ for v in "twitter-api-gomod-$HOST_UID" "twitter-api-gocache-$HOST_UID"; do
 	docker volume inspect "$v" >/dev/null 2>&1 || docker volume create "$v" >/dev/null
 done
 mkdir -p reports
-start=$(date +%s)
-"${compose[@]}" build --quiet test
+
+now() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }
+start=$(now)
+breakdown=()
+took() { breakdown+=("$(printf '  %-34s %6.1f s' "$1" "$(awk -v ms="$2" 'BEGIN { print ms / 1000 }')")"); }
+
+# The image holds only the toolchain, tools and compiled dependencies, so it
+# is rebuilt only when what goes into those changed; code is bind-mounted.
+t=$(now)
+image=${TEST_IMAGE:-twitter-api-test}
+export TEST_INPUTS
+TEST_INPUTS=$(cat Dockerfile.dev go.mod go.sum | sha256sum | cut -c1-16)-$HOST_UID-$HOST_GID
+if [[ "$(docker image inspect -f '{{index .Config.Labels "dev.twitter-api.inputs"}}' "$image" 2>/dev/null)" == "$TEST_INPUTS" ]]; then
+	took "image check (up to date)" $(($(now) - t))
+else
+	"${compose[@]}" build --quiet test
+	took "image build" $(($(now) - t))
+fi
+
+if (($#)); then
+	"${compose[@]}" run --rm test "$@"
+	exit
+fi
+
+# PostgreSQL becomes ready while the suites compile.
+"${compose[@]}" create --quiet-pull db >/dev/null 2>&1 || "${compose[@]}" create db >/dev/null
+t_db=$(now)
+dblog=$(mktemp)
+"${compose[@]}" up --detach --wait db >"$dblog" 2>&1 &
+db_pid=$!
+
+t=$(now)
 status=0
-"${compose[@]}" run --rm test "$@" || status=$?
-echo "make test: exit status $status after $(( $(date +%s) - start ))s; JUnit report: reports/junit.xml"
+compiled=$("${compose[@]}" run --rm --no-deps -T test bash devtools/test-compile.sh) || status=$?
+while read -r suite ms; do
+	[[ -n "$suite" ]] && took "compile $suite" "$ms"
+done <<<"$compiled"
+took "compile, all suites (parallel)" $(($(now) - t))
+
+if ! wait "$db_pid"; then
+	cat "$dblog" >&2
+	echo "make test: the test database did not become ready" >&2
+	exit 1
+fi
+took "database ready (from its start)" $(($(now) - t_db))
+rm -f "$dblog"
+
+if ((status == 0)); then
+	t=$(now)
+	mapfile -t binaries < <(find app -name '*.test' -type f | sort)
+	"${compose[@]}" run --rm --no-deps test ginkgo -p --randomize-all --fail-on-pending --fail-on-empty \
+		--junit-report=junit.xml --output-dir=reports "${binaries[@]}" || status=$?
+	took "run, all suites" $(($(now) - t))
+	# Each suite's own run time, from the JUnit report.
+	if [[ -f reports/junit.xml ]]; then
+		while IFS=$'\t' read -r pkg secs; do
+			took "  run ${pkg#/src/}" "$(awk -v s="$secs" 'BEGIN { printf "%d", s * 1000 }')"
+		done < <(grep -o '<testsuite [^>]*>' reports/junit.xml |
+			sed -E 's/.*package="([^"]*)".*time="([^"]*)".*/\1\t\2/')
+	fi
+fi
+
+echo
+echo "make test: where the time went"
+printf '%s\n' "${breakdown[@]}"
+took "total" $(($(now) - start))
+printf '%s\n' "${breakdown[-1]}"
+echo "make test: exit status $status; JUnit report: reports/junit.xml"
 exit "$status"

@@ -81,7 +81,7 @@ const docTemplate = `{
         },
         "/readyz": {
             "get": {
-                "description": "200 when the database answers a ping within 1 s, else 503 with Retry-After.",
+                "description": "200 when the database answers a ping within 1 s, else 503 with Retry-After. 503 at once, and from then on, when the process has been told to stop.",
                 "produces": [
                     "application/json"
                 ],
@@ -107,7 +107,7 @@ const docTemplate = `{
         },
         "/tweets": {
             "get": {
-                "description": "All tweets in ascending id order, a page at a time. When more remain, the Link header points to the next page.",
+                "description": "All tweets, oldest first, a page at a time. When more remain, the Link header points to the next page. The order is the order tweets became final (ascending id except where inserts overlapped): following Link, or polling with after_id set to the last id received, returns every tweet exactly once. A new tweet is listed once every older write has finished, normally within milliseconds.",
                 "produces": [
                     "application/json"
                 ],
@@ -128,7 +128,7 @@ const docTemplate = `{
                     {
                         "minimum": 0,
                         "type": "integer",
-                        "description": "Return tweets with ids above this",
+                        "description": "Return the tweets after the one with this id (if it was deleted, after the nearest lower id)",
                         "name": "after_id",
                         "in": "query"
                     }
@@ -480,6 +480,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/CreatedUser"
                         },
                         "headers": {
+                            "Cache-Control": {
+                                "type": "string",
+                                "description": "no-store: the response holds the only copy of the API key"
+                            },
                             "Location": {
                                 "type": "string",
                                 "description": "/users/{id}"
@@ -575,7 +579,7 @@ const docTemplate = `{
         },
         "/users/{id}/tweets": {
             "get": {
-                "description": "The user's tweets in ascending id order, paginated like GET /tweets.",
+                "description": "The user's tweets, oldest first, in the same order and paginated like GET /tweets.",
                 "produces": [
                     "application/json"
                 ],
@@ -604,7 +608,7 @@ const docTemplate = `{
                     {
                         "minimum": 0,
                         "type": "integer",
-                        "description": "Return tweets with ids above this",
+                        "description": "Return the tweets after the one with this id (if it was deleted, after the nearest lower id)",
                         "name": "after_id",
                         "in": "query"
                     }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -20,13 +21,36 @@ type Config struct {
 	DBMaxOpenConns    int
 	DBMaxIdleConns    int
 	DBConnMaxLifetime time.Duration
-	DBQueryTimeout    time.Duration
+	DBConnMaxIdleTime time.Duration
 
+	// RequestTimeout is one request's whole budget: authentication, every
+	// query and the transaction share it.
+	RequestTimeout   time.Duration
 	HTTPReadTimeout  time.Duration
 	HTTPWriteTimeout time.Duration
 	HTTPIdleTimeout  time.Duration
-	ShutdownTimeout  time.Duration
+	// On SIGTERM the service reports itself unready, keeps serving for
+	// ShutdownDelay so load balancers notice, then drains for at most
+	// ShutdownTimeout. Their sum must stay below the orchestrator's stop
+	// grace period (10 s in Docker and compose).
+	ShutdownDelay   time.Duration
+	ShutdownTimeout time.Duration
+
+	// Each migration gives up when it waits longer than this for a lock,
+	// or runs a statement longer than this, instead of queueing traffic
+	// behind it.
+	MigrationLockTimeout      time.Duration
+	MigrationStatementTimeout time.Duration
 }
+
+// StopGrace is the stop grace period of Docker and compose: SIGKILL follows
+// SIGTERM after it, so ShutdownDelay + ShutdownTimeout + AbortGrace must fit
+// inside.
+const StopGrace = 10 * time.Second
+
+// AbortGrace is how long requests cancelled at the end of the drain get to
+// answer (503) before the process exits.
+const AbortGrace = 500 * time.Millisecond
 
 // Load builds a Config from getenv (os.Getenv in production). It reports
 // every missing or invalid variable by name, not just the first.
@@ -38,23 +62,43 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:    r.level("LOG_LEVEL", slog.LevelInfo),
 		LogFormat:   r.oneOf("LOG_FORMAT", "json", "json", "text"),
 
-		DBMaxOpenConns:    r.int("DB_MAX_OPEN_CONNS", 10, 1, 1000),
-		DBMaxIdleConns:    r.int("DB_MAX_IDLE_CONNS", 5, 0, 1000),
+		DBMaxOpenConns:    r.int("DB_MAX_OPEN_CONNS", DefaultMaxOpenConns(), 1, 1000),
 		DBConnMaxLifetime: r.duration("DB_CONN_MAX_LIFETIME", 30*time.Minute),
-		DBQueryTimeout:    r.duration("DB_QUERY_TIMEOUT", 5*time.Second),
+		DBConnMaxIdleTime: r.duration("DB_CONN_MAX_IDLE_TIME", 5*time.Minute),
 
+		RequestTimeout:   r.duration("REQUEST_TIMEOUT", 5*time.Second),
 		HTTPReadTimeout:  r.duration("HTTP_READ_TIMEOUT", 10*time.Second),
 		HTTPWriteTimeout: r.duration("HTTP_WRITE_TIMEOUT", 10*time.Second),
 		HTTPIdleTimeout:  r.duration("HTTP_IDLE_TIMEOUT", 60*time.Second),
-		ShutdownTimeout:  r.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
+		ShutdownDelay:    r.durationOrZero("SHUTDOWN_DELAY", 2*time.Second),
+		ShutdownTimeout:  r.duration("SHUTDOWN_TIMEOUT", 6*time.Second),
+
+		MigrationLockTimeout:      r.duration("MIGRATION_LOCK_TIMEOUT", 5*time.Second),
+		MigrationStatementTimeout: r.duration("MIGRATION_STATEMENT_TIMEOUT", time.Minute),
 	}
+	// Idle equals open unless set: fewer idle than open closes connections
+	// under load that the next request must reopen.
+	c.DBMaxIdleConns = r.int("DB_MAX_IDLE_CONNS", c.DBMaxOpenConns, 0, 1000)
 	if c.DBMaxIdleConns > c.DBMaxOpenConns {
 		r.fail("DB_MAX_IDLE_CONNS", "must not exceed DB_MAX_OPEN_CONNS (%d)", c.DBMaxOpenConns)
+	}
+	if total := c.ShutdownDelay + c.ShutdownTimeout + AbortGrace; total >= StopGrace {
+		r.fail("SHUTDOWN_DELAY", "+ SHUTDOWN_TIMEOUT + %s is %s: it must stay below the %s stop grace "+
+			"period of Docker and compose, or SIGKILL cuts the drain short", AbortGrace, total, StopGrace)
 	}
 	if len(r.errs) > 0 {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(r.errs...))
 	}
 	return c, nil
+}
+
+// DefaultMaxOpenConns is DB_MAX_OPEN_CONNS when unset: four connections a
+// CPU the process may use (GOMAXPROCS, which follows the container's CPU
+// limit), at least 4. A request holds a connection only while PostgreSQL
+// works on it, so a few a core keep the database busy while the API parses
+// and encodes; more only queue inside PostgreSQL.
+func DefaultMaxOpenConns() int {
+	return max(4, 4*runtime.GOMAXPROCS(0))
 }
 
 // LoadPort reads only PORT, for commands that talk to a running server.
@@ -118,6 +162,20 @@ func (r *reader) duration(name string, def time.Duration) time.Duration {
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
 		r.fail(name, "must be a positive duration such as 5s or 250ms, got %q", v)
+		return def
+	}
+	return d
+}
+
+// durationOrZero is duration that also accepts 0, which turns a step off.
+func (r *reader) durationOrZero(name string, def time.Duration) time.Duration {
+	v := r.lookup(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		r.fail(name, "must be a duration such as 2s, or 0 to skip it, got %q", v)
 		return def
 	}
 	return d

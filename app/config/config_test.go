@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"log/slog"
+	"runtime"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -22,24 +23,34 @@ var _ = Describe("Load", func() {
 		Expect(c.Port).To(Equal(5000))
 		Expect(c.LogLevel).To(Equal(slog.LevelInfo))
 		Expect(c.LogFormat).To(Equal("json"))
-		Expect(c.DBMaxOpenConns).To(Equal(10))
-		Expect(c.DBQueryTimeout).To(Equal(5 * time.Second))
-		Expect(c.ShutdownTimeout).To(Equal(15 * time.Second))
+		Expect(c.DBMaxOpenConns).To(Equal(config.DefaultMaxOpenConns()))
+		Expect(c.DBMaxIdleConns).To(Equal(c.DBMaxOpenConns), "idle equals open: no churn under load")
+		Expect(c.DBConnMaxLifetime).To(Equal(30 * time.Minute))
+		Expect(c.DBConnMaxIdleTime).To(Equal(5 * time.Minute))
+		Expect(c.RequestTimeout).To(Equal(5 * time.Second))
+		Expect(c.ShutdownDelay).To(Equal(2 * time.Second))
+		Expect(c.ShutdownTimeout).To(Equal(6 * time.Second))
+		Expect(c.ShutdownDelay + c.ShutdownTimeout + config.AbortGrace).To(BeNumerically("<", config.StopGrace))
+		Expect(c.MigrationLockTimeout).To(Equal(5 * time.Second))
+		Expect(c.MigrationStatementTimeout).To(Equal(time.Minute))
 	})
 
 	It("reads every variable", func() {
 		c, err := config.Load(env(map[string]string{
 			"DATABASE_URL": "postgres://y", "PORT": "8080", "LOG_LEVEL": "debug", "LOG_FORMAT": "text",
 			"DB_MAX_OPEN_CONNS": "20", "DB_MAX_IDLE_CONNS": "20", "DB_CONN_MAX_LIFETIME": "1h",
-			"DB_QUERY_TIMEOUT": "250ms", "HTTP_READ_TIMEOUT": "1s", "HTTP_WRITE_TIMEOUT": "2s",
-			"HTTP_IDLE_TIMEOUT": "3s", "SHUTDOWN_TIMEOUT": "4s",
+			"DB_CONN_MAX_IDLE_TIME": "90s",
+			"REQUEST_TIMEOUT":       "250ms", "HTTP_READ_TIMEOUT": "1s", "HTTP_WRITE_TIMEOUT": "2s",
+			"HTTP_IDLE_TIMEOUT": "3s", "SHUTDOWN_DELAY": "500ms", "SHUTDOWN_TIMEOUT": "4s",
+			"MIGRATION_LOCK_TIMEOUT": "3s", "MIGRATION_STATEMENT_TIMEOUT": "2m",
 		}))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(c).To(Equal(config.Config{
 			DatabaseURL: "postgres://y", Port: 8080, LogLevel: slog.LevelDebug, LogFormat: "text",
-			DBMaxOpenConns: 20, DBMaxIdleConns: 20, DBConnMaxLifetime: time.Hour,
-			DBQueryTimeout: 250 * time.Millisecond, HTTPReadTimeout: time.Second, HTTPWriteTimeout: 2 * time.Second,
-			HTTPIdleTimeout: 3 * time.Second, ShutdownTimeout: 4 * time.Second,
+			DBMaxOpenConns: 20, DBMaxIdleConns: 20, DBConnMaxLifetime: time.Hour, DBConnMaxIdleTime: 90 * time.Second,
+			RequestTimeout: 250 * time.Millisecond, HTTPReadTimeout: time.Second, HTTPWriteTimeout: 2 * time.Second,
+			HTTPIdleTimeout: 3 * time.Second, ShutdownDelay: 500 * time.Millisecond, ShutdownTimeout: 4 * time.Second,
+			MigrationLockTimeout: 3 * time.Second, MigrationStatementTimeout: 2 * time.Minute,
 		}))
 	})
 
@@ -50,10 +61,11 @@ var _ = Describe("Load", func() {
 
 	It("names every invalid variable at once", func() {
 		_, err := config.Load(env(map[string]string{
-			"PORT": "http", "LOG_LEVEL": "loud", "DB_QUERY_TIMEOUT": "5", "LOG_FORMAT": "xml",
+			"PORT": "http", "LOG_LEVEL": "loud", "REQUEST_TIMEOUT": "5", "LOG_FORMAT": "xml",
+			"SHUTDOWN_DELAY": "-1s", "MIGRATION_LOCK_TIMEOUT": "0s",
 		}))
 		Expect(err).To(HaveOccurred())
-		for _, name := range []string{"DATABASE_URL", "PORT", "LOG_LEVEL", "DB_QUERY_TIMEOUT", "LOG_FORMAT"} {
+		for _, name := range []string{"DATABASE_URL", "PORT", "LOG_LEVEL", "REQUEST_TIMEOUT", "LOG_FORMAT", "SHUTDOWN_DELAY", "MIGRATION_LOCK_TIMEOUT"} {
 			Expect(err.Error()).To(ContainSubstring(name))
 		}
 	})
@@ -67,8 +79,30 @@ var _ = Describe("Load", func() {
 		Entry("port 70000", "PORT", "70000"),
 		Entry("a negative duration", "SHUTDOWN_TIMEOUT", "-1s"),
 		Entry("no connections", "DB_MAX_OPEN_CONNS", "0"),
-		Entry("more idle than open connections", "DB_MAX_IDLE_CONNS", "11"),
+		Entry("more idle than open connections", "DB_MAX_IDLE_CONNS", "1001"),
+		Entry("a zero idle time", "DB_CONN_MAX_IDLE_TIME", "0s"),
+		Entry("a zero request budget", "REQUEST_TIMEOUT", "0s"),
+		Entry("a drain longer than the stop grace", "SHUTDOWN_TIMEOUT", "9s"),
+		Entry("a delay that pushes the drain past the stop grace", "SHUTDOWN_DELAY", "4s"),
 	)
+
+	It("accepts SHUTDOWN_DELAY=0, for a dev server that nothing balances", func() {
+		c, err := config.Load(env(map[string]string{"DATABASE_URL": "postgres://x", "SHUTDOWN_DELAY": "0"}))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.ShutdownDelay).To(BeZero())
+	})
+
+	It("follows a smaller DB_MAX_OPEN_CONNS with the idle default, and refuses more idle than open", func() {
+		c, err := config.Load(env(map[string]string{"DATABASE_URL": "postgres://x", "DB_MAX_OPEN_CONNS": "3"}))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.DBMaxIdleConns).To(Equal(3))
+		_, err = config.Load(env(map[string]string{"DATABASE_URL": "postgres://x", "DB_MAX_OPEN_CONNS": "3", "DB_MAX_IDLE_CONNS": "4"}))
+		Expect(err).To(MatchError(ContainSubstring("DB_MAX_IDLE_CONNS must not exceed DB_MAX_OPEN_CONNS (3)")))
+	})
+
+	It("sizes the pool by the CPUs: four a CPU, at least 4", func() {
+		Expect(config.DefaultMaxOpenConns()).To(Equal(max(4, 4*runtime.GOMAXPROCS(0))))
+	})
 })
 
 var _ = Describe("LoadPort", func() {

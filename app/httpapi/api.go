@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
@@ -27,11 +28,19 @@ import (
 // MaxBodyBytes bounds every request body.
 const MaxBodyBytes = 1 << 20
 
-// readBodyBytes is how much the server reads before it stops listening.
-// Refusing a body it has read lets the 413 reach the client; refusing one
-// mid-upload (fasthttp's own limit) closes the connection, and a client
-// still sending may see a reset instead of the answer.
+// readBodyBytes is how much of a refused body the server reads, and
+// discards, before it stops listening. Refusing a body it has read lets the
+// 413 reach the client; refusing one mid-upload closes the connection, and a
+// client still sending may see a reset instead of the answer.
 const readBodyBytes = 8 * MaxBodyBytes
+
+// BodyBudgetBytes bounds the request body bytes held in memory at once,
+// across all requests: a body waits for its share before it is read, so slow
+// or concurrent uploads cannot grow memory without bound.
+const BodyBudgetBytes = 16 * MaxBodyBytes
+
+// DefaultRequestTimeout is a request's budget when Deps sets none.
+const DefaultRequestTimeout = 5 * time.Second
 
 // TweetStore is everything the API needs from tweet storage.
 type TweetStore interface {
@@ -67,6 +76,15 @@ type Deps struct {
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
 	IdleTimeout  time.Duration
+
+	// RequestTimeout is each request's whole budget, database work included.
+	RequestTimeout time.Duration
+	// Context is the parent of every request's context; cancelling it
+	// aborts the database work of every request still running.
+	Context context.Context
+	// Draining is closed when the process starts to shut down: /readyz
+	// then answers 503 so load balancers stop sending traffic.
+	Draining <-chan struct{}
 }
 
 // New returns the Fiber app serving the whole API.
@@ -74,10 +92,19 @@ func New(d Deps) *fiber.App {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	if d.RequestTimeout <= 0 {
+		d.RequestTimeout = DefaultRequestTimeout
+	}
+	if d.Context == nil {
+		d.Context = context.Background()
+	}
 	errHandler := errorHandler(d.Logger)
 	app := fiber.New(fiber.Config{
-		AppName:               "twitter-api",
-		ErrorHandler:          errHandler,
+		AppName:      "twitter-api",
+		ErrorHandler: errHandler,
+		// Bodies are streamed: bufferBody reads them within the body budget
+		// instead of fasthttp buffering each in full before any handler runs.
+		StreamRequestBody:     true,
 		BodyLimit:             readBodyBytes,
 		ReadTimeout:           d.ReadTimeout,
 		WriteTimeout:          d.WriteTimeout,
@@ -85,7 +112,12 @@ func New(d Deps) *fiber.App {
 		CaseSensitive:         true,
 		DisableStartupMessage: true,
 	})
-	app.Use(requestID(), accessLog(d.Logger, errHandler), recoverPanics(d.Logger), limitBody(MaxBodyBytes))
+	// The body is read first: the request's budget covers its work
+	// (authentication, queries, the transaction), not the client's upload,
+	// which HTTP_READ_TIMEOUT bounds.
+	app.Use(requestID(), accessLog(d.Logger, errHandler), recoverPanics(d.Logger),
+		bufferBody(d.Context, d.RequestTimeout, semaphore.NewWeighted(BodyBudgetBytes), MaxBodyBytes, readBodyBytes),
+		requestContext(d.Context, d.RequestTimeout))
 	addRoutes(app, d)
 	return app
 }

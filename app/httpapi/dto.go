@@ -25,20 +25,14 @@ type authorResponse struct {
 	Username string `json:"username" example:"ada_lovelace"`
 } //	@name	Author
 
+// newTweetResponse is the documented shape of a tweet; appendTweet writes
+// the same bytes without building it.
 func newTweetResponse(t twitter.Tweet) tweetResponse {
 	r := tweetResponse{ID: t.ID, Text: t.Text, CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()}
 	if t.Author != nil {
 		r.User = &authorResponse{ID: t.Author.ID, Username: t.Author.Username}
 	}
 	return r
-}
-
-func newTweetResponses(ts []twitter.Tweet) []tweetResponse {
-	out := make([]tweetResponse, len(ts))
-	for i, t := range ts {
-		out[i] = newTweetResponse(t)
-	}
-	return out
 }
 
 // userRequest is the body of POST /users.

@@ -10,6 +10,9 @@ import (
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
 
+var errDraining = &requestError{status: fiber.StatusServiceUnavailable,
+	detail: "the server is shutting down; send requests to another instance"}
+
 // readyTimeout bounds the database ping behind /readyz.
 const readyTimeout = time.Second
 
@@ -54,17 +57,23 @@ func handleHealthz(version string, startedAt time.Time) fiber.Handler {
 	}
 }
 
-// handleReadyz reports whether the database answers.
+// handleReadyz reports whether the service should get traffic: not once it
+// has begun to shut down, and not while the database does not answer.
 //
 //	@Summary		Readiness
-//	@Description	200 when the database answers a ping within 1 s, else 503 with Retry-After.
+//	@Description	200 when the database answers a ping within 1 s, else 503 with Retry-After. 503 at once, and from then on, when the process has been told to stop.
 //	@Tags			meta
 //	@Produce		json
 //	@Success		200	{object}	readyResponse
 //	@Failure		503	{object}	problem	"Database unavailable"
 //	@Router			/readyz [get]
-func handleReadyz(db Pinger) fiber.Handler {
+func handleReadyz(db Pinger, draining <-chan struct{}) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		select {
+		case <-draining:
+			return errDraining
+		default:
+		}
 		ctx, cancel := context.WithTimeout(c.UserContext(), readyTimeout)
 		defer cancel()
 		if err := db.Ping(ctx); err != nil {

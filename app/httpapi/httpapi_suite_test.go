@@ -52,6 +52,9 @@ func newApp(db *store.DB) *fiber.App {
 		DB:        db,
 		Version:   testVersion,
 		StartedAt: startedAt,
+		// Twice the production budget: specs that fire dozens of requests
+		// at once must not fail on a loaded CI machine.
+		RequestTimeout: 10 * time.Second,
 	})
 }
 

@@ -4,15 +4,19 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"regexp"
 	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
@@ -33,9 +37,7 @@ func requestID() fiber.Handler {
 		if clientRequestID.MatchString(id) {
 			id = strings.Clone(id) // Fiber reuses the header's memory after the request
 		} else {
-			b := make([]byte, 8)
-			_, _ = rand.Read(b)
-			id = hex.EncodeToString(b)
+			id = newRequestID()
 		}
 		c.Locals(requestIDKey{}, id)
 		c.Set(headerRequestID, id)
@@ -77,6 +79,12 @@ func accessLog(log *slog.Logger, errHandler fiber.ErrorHandler) fiber.Handler {
 	}
 }
 
+func newRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 func isProbe(path string) bool { return path == "/healthz" || path == "/readyz" }
 
 // recoverPanics turns a panic into a 500 problem instead of a dead process.
@@ -84,7 +92,8 @@ func recoverPanics(log *slog.Logger) fiber.Handler {
 	return func(c *fiber.Ctx) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
-				log.Error("panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				id, _ := c.Locals(requestIDKey{}).(string)
+				log.Error("panic", "request_id", id, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 				err = fmt.Errorf("panic: %v", r)
 			}
 		}()
@@ -92,25 +101,115 @@ func recoverPanics(log *slog.Logger) fiber.Handler {
 	}
 }
 
-// limitBody refuses bodies over max bytes with 413.
-func limitBody(max int) fiber.Handler {
+// requestContext gives each request one context with one deadline, timeout
+// after it starts: authentication, every query and the transaction share
+// it. It descends from parent, so cancelling parent aborts the request.
+func requestContext(parent context.Context, timeout time.Duration) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if len(c.Request().Body()) > max {
-			return fiber.ErrRequestEntityTooLarge
-		}
+		ctx, cancel := context.WithTimeout(parent, timeout)
+		defer cancel()
+		c.SetUserContext(ctx)
 		return c.Next()
 	}
+}
+
+// bufferBody reads a streamed request body into memory, at most max bytes,
+// once budget grants it room, and releases the room when the request is
+// done. A body waits at most wait for room (under parent), then gets 503.
+// Bodies over max are read and discarded up to discard bytes so the client
+// sees the 413; beyond that the connection is closed after it.
+func bufferBody(parent context.Context, wait time.Duration, budget *semaphore.Weighted, max, discard int) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		req := c.Request()
+		if !req.IsBodyStream() {
+			return c.Next() // no body on the wire: nothing to read
+		}
+		size := req.Header.ContentLength() // -1 when chunked
+		if size > discard {
+			c.Response().SetConnectionClose()
+			return errBodyTooLarge
+		}
+		want := int64(max) + 1
+		if size >= 0 && size <= max {
+			want = int64(size)
+		}
+		// fasthttp already holds the first 8 KiB; a small body costs no more.
+		if want > smallBody {
+			ctx, cancel := context.WithTimeout(parent, wait)
+			err := budget.Acquire(ctx, want)
+			cancel()
+			if err != nil {
+				c.Response().SetConnectionClose() // the body stays unread
+				return errBusy
+			}
+			defer budget.Release(want)
+		}
+		body, err := readAtMost(req.BodyStream(), int(want))
+		if err != nil {
+			c.Response().SetConnectionClose()
+			return bodyReadError(err)
+		}
+		if len(body) > max {
+			n, err := io.CopyN(io.Discard, req.BodyStream(), int64(discard-len(body))+1)
+			if (err != nil && !errors.Is(err, io.EOF)) || int(n)+len(body) > discard {
+				c.Response().SetConnectionClose()
+			}
+			return errBodyTooLarge
+		}
+		req.SetBodyRaw(body)
+		return c.Next()
+	}
+}
+
+// bodyReadError explains a body that did not arrive whole.
+func bodyReadError(err error) error {
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return &requestError{status: fiber.StatusRequestTimeout,
+			detail: "the request body did not arrive in time"}
+	}
+	return badRequest("the request body ended before its declared length: " + err.Error())
+}
+
+// smallBody is what fasthttp reads with the headers, before any handler.
+const smallBody = 8 << 10
+
+var (
+	errBodyTooLarge = fiber.ErrRequestEntityTooLarge
+	errBusy         = &requestError{status: fiber.StatusServiceUnavailable,
+		detail: "the server is receiving too many request bodies at once; retry later"}
+)
+
+// readAtMost reads r until EOF or limit bytes, into one buffer of limit
+// bytes: no doubling on the way.
+func readAtMost(r io.Reader, limit int) ([]byte, error) {
+	buf := make([]byte, 0, limit)
+	for len(buf) < limit {
+		n, err := r.Read(buf[len(buf):limit])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
 }
 
 // requireJSON refuses bodies that are not declared as uncompressed JSON in UTF-8.
 func requireJSON() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ct := c.Get(fiber.HeaderContentType)
-		mt, params, err := mime.ParseMediaType(ct)
-		isJSON := err == nil && (mt == fiber.MIMEApplicationJSON ||
-			(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")))
-		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-			isJSON = false
+		// The usual spellings skip the parser and its allocations.
+		isJSON := ct == fiber.MIMEApplicationJSON || ct == fiber.MIMEApplicationJSONCharsetUTF8
+		if !isJSON {
+			mt, params, err := mime.ParseMediaType(ct)
+			isJSON = err == nil && (mt == fiber.MIMEApplicationJSON ||
+				(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")))
+			if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+				isJSON = false
+			}
 		}
 		if !isJSON {
 			return &requestError{

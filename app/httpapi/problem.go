@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -85,6 +86,10 @@ func problemFor(err error) problem {
 		return newProblem(fiber.StatusForbidden, "only the author may change or delete this tweet")
 	case errors.Is(err, twitter.ErrUnavailable):
 		return newProblem(fiber.StatusServiceUnavailable, "the database is unavailable; retry later")
+	case errors.Is(err, context.DeadlineExceeded):
+		return newProblem(fiber.StatusServiceUnavailable, "the request did not finish within its time budget; retry later")
+	case errors.Is(err, context.Canceled):
+		return newProblem(fiber.StatusServiceUnavailable, "the server stopped this request while shutting down; retry")
 	case errors.As(err, &fiberErr):
 		return newProblem(fiberErr.Code, fiberDetail(fiberErr))
 	}
@@ -97,6 +102,8 @@ func fiberDetail(e *fiber.Error) string {
 		return "the request body exceeds 1 MiB"
 	case fiber.StatusMethodNotAllowed:
 		return "this path does not support the request method"
+	case fiber.StatusRequestHeaderFieldsTooLarge:
+		return "the request headers are too large"
 	}
 	return e.Message
 }
@@ -106,15 +113,26 @@ func newProblem(status int, detail string, fields ...fieldError) problem {
 }
 
 // errorHandler writes every error as problem JSON and logs the unexpected.
+// fasthttp calls it directly, without the middleware, for requests it
+// refuses itself (headers too large, malformed); those get a request id
+// and a log line here.
 func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		p := problemFor(err)
 		p.Instance = c.Path()
-		p.RequestID, _ = c.Locals(requestIDKey{}).(string)
+		id, viaMiddleware := c.Locals(requestIDKey{}).(string)
+		if !viaMiddleware {
+			id = newRequestID()
+			c.Set(headerRequestID, id)
+			c.Set(fiber.HeaderConnection, "close") // fasthttp closes it anyway
+			log.Warn("request refused", "request_id", id, "method", c.Method(), "path", c.Path(),
+				"status", p.Status, "remote", c.Context().RemoteAddr().String(), "error", err.Error())
+		}
+		p.RequestID = id
 		switch p.Status {
 		case fiber.StatusServiceUnavailable:
 			c.Set(fiber.HeaderRetryAfter, retryAfterSeconds)
-			log.Warn("dependency unavailable", "request_id", p.RequestID, "error", err.Error())
+			log.Warn("unavailable", "request_id", p.RequestID, "error", err.Error())
 		case fiber.StatusUnauthorized:
 			c.Set(fiber.HeaderWWWAuthenticate, `APIKey header="X-API-Key"`)
 		case fiber.StatusInternalServerError:

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
@@ -17,9 +18,12 @@ import (
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
 
-// decodeJSON decodes the request body, a single JSON object, into dst.
-// Syntax errors are 400s; unknown fields are 422s naming the field.
-func decodeJSON(c *fiber.Ctx, dst any) error {
+// decodeJSON decodes the request body, a single JSON object, into dst, a
+// struct whose fields are all jsonString. Syntax errors are 400s; unknown
+// fields are 422s naming the field. The body is checked once (json.Valid, no
+// allocation) and walked once: each known field's value goes straight to its
+// jsonString, with no intermediate map and no second parse.
+func decodeJSON[T any](c *fiber.Ctx, dst *T) error {
 	// The raw body: c.Body() would inflate a compressed one without limit.
 	body := bytes.TrimSpace(c.Request().Body())
 	if len(body) == 0 {
@@ -27,7 +31,7 @@ func decodeJSON(c *fiber.Ctx, dst any) error {
 	}
 	if !json.Valid(body) {
 		// Syntax first: a malformed body is a 400 even when it also has an
-		// unknown field.
+		// unknown field. Only a failing body pays for the detailed error.
 		if err := json.Unmarshal(body, new(any)); err != nil {
 			return decodeError(err)
 		}
@@ -36,44 +40,135 @@ func decodeJSON(c *fiber.Ctx, dst any) error {
 	if body[0] != '{' {
 		return badRequest("the request body must be a JSON object")
 	}
-	if err := checkFieldNames(body, dst); err != nil {
-		return err
-	}
-	// json.Valid has ruled out trailing data, checkFieldNames unknown keys.
-	if err := json.Unmarshal(body, dst); err != nil {
+	fields := fieldsOf[T]()
+	target := reflect.ValueOf(dst).Elem()
+	var unknown []string
+	err := eachMember(body, func(name string, value []byte) error {
+		i, ok := fields[name]
+		if !ok {
+			// Exact names only: encoding/json alone would accept "TEXT" for "text".
+			if !slices.Contains(unknown, name) {
+				unknown = append(unknown, name)
+			}
+			return nil
+		}
+		// A repeated key is decoded again and the last one wins, as with
+		// encoding/json.
+		return target.Field(i).Addr().Interface().(*jsonString).UnmarshalJSON(value)
+	})
+	if err != nil {
 		return decodeError(err)
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		var verr twitter.ValidationError
+		for _, name := range unknown {
+			verr.Add(name, "is not a known field")
+		}
+		return &verr
 	}
 	return nil
 }
 
-// checkFieldNames refuses keys that are not exactly one of dst's JSON
-// names: encoding/json alone would accept "TEXT" for "text".
-func checkFieldNames(body []byte, dst any) error {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil {
-		return decodeError(err)
+// knownFields caches, per request type, its JSON field names and their
+// struct field indexes, so reflection on the type runs once per type, not
+// once per request.
+var knownFields sync.Map // reflect.Type -> map[string]int
+
+func fieldsOf[T any]() map[string]int {
+	t := reflect.TypeFor[T]()
+	if m, ok := knownFields.Load(t); ok {
+		return m.(map[string]int)
 	}
-	known := map[string]bool{}
-	t := reflect.TypeOf(dst).Elem()
+	m := map[string]int{}
 	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		known[name] = true
+		f := t.Field(i)
+		if f.Type != reflect.TypeFor[jsonString]() {
+			panic(fmt.Sprintf("decodeJSON: %s.%s must be a jsonString", t.Name(), f.Name))
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		m[name] = i
 	}
-	var unknown []string
-	for name := range fields {
-		if !known[name] {
-			unknown = append(unknown, name)
+	knownFields.Store(t, m)
+	return m
+}
+
+// eachMember calls fn with the name and raw value of each member of obj, a
+// JSON object that json.Valid has accepted.
+func eachMember(obj []byte, fn func(name string, value []byte) error) error {
+	i := skipSpace(obj, 1)
+	for i < len(obj) && obj[i] != '}' {
+		end := skipValue(obj, i)
+		rawName := obj[i:end]
+		var name string
+		if bytes.IndexByte(rawName, '\\') < 0 {
+			name = string(rawName[1 : len(rawName)-1])
+		} else if err := json.Unmarshal(rawName, &name); err != nil {
+			return err
+		}
+		i = skipSpace(obj, skipSpace(obj, end)+1) // past the colon
+		end = skipValue(obj, i)
+		if err := fn(name, obj[i:end]); err != nil {
+			return err
+		}
+		i = skipSpace(obj, end)
+		if i < len(obj) && obj[i] == ',' {
+			i = skipSpace(obj, i+1)
 		}
 	}
-	if len(unknown) == 0 {
-		return nil
+	return nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
 	}
-	slices.Sort(unknown)
-	var verr twitter.ValidationError
-	for _, name := range unknown {
-		verr.Add(name, "is not a known field")
+	return i
+}
+
+// skipValue returns the end of the valid JSON value starting at b[i].
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
 	}
-	return &verr
+	// A number, true, false or null: up to the next delimiter.
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' &&
+		b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		i++
+	}
+	return i
+}
+
+// skipString returns the end of the string literal starting at b[i].
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
 }
 
 func decodeError(err error) error {
@@ -123,6 +218,11 @@ func (s *jsonString) UnmarshalJSON(raw []byte) error {
 	s.Present = true
 	if !utf8.Valid(raw) || hasLoneSurrogate(raw) {
 		s.BadUTF8 = true
+		return nil
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		// No escapes: the literal between the quotes is the value.
+		s.Value = string(raw[1 : len(raw)-1])
 		return nil
 	}
 	return json.Unmarshal(raw, &s.Value)

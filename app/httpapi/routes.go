@@ -15,7 +15,7 @@ func addRoutes(app *fiber.App, d Deps) {
 	app.Get("/swagger/*", swagger.HandlerDefault)
 	app.Get("/hello", handleHello())
 	app.Get("/healthz", handleHealthz(d.Version, d.StartedAt))
-	app.Get("/readyz", handleReadyz(d.DB))
+	app.Get("/readyz", handleReadyz(d.DB, d.Draining))
 
 	app.Get("/tweets", handleListTweets(d.Tweets))
 	app.Post("/tweets", requireJSON(), auth, handleCreateTweet(d.Tweets))

@@ -36,11 +36,11 @@ type tweetDeleter interface {
 // handleListTweets lists tweets.
 //
 //	@Summary		List tweets
-//	@Description	All tweets in ascending id order, a page at a time. When more remain, the Link header points to the next page.
+//	@Description	All tweets, oldest first, a page at a time. When more remain, the Link header points to the next page. The order is the order tweets became final (ascending id except where inserts overlapped): following Link, or polling with after_id set to the last id received, returns every tweet exactly once. A new tweet is listed once every older write has finished, normally within milliseconds.
 //	@Tags			tweets
 //	@Produce		json
 //	@Param			limit		query		int	false	"Page size"							minimum(1)	maximum(200)	default(50)
-//	@Param			after_id	query		int	false	"Return tweets with ids above this"	minimum(0)
+//	@Param			after_id	query		int	false	"Return the tweets after the one with this id (if it was deleted, after the nearest lower id)"	minimum(0)
 //	@Success		200			{array}		tweetResponse
 //	@Header			200			{string}	Link	"<...>; rel=\"next\" when another page exists"
 //	@Failure		400			{object}	problem	"Non-numeric parameter"
@@ -64,12 +64,12 @@ func handleListTweets(tweets tweetLister) fiber.Handler {
 // handleListUserTweets lists one user's tweets.
 //
 //	@Summary		List a user's tweets
-//	@Description	The user's tweets in ascending id order, paginated like GET /tweets.
+//	@Description	The user's tweets, oldest first, in the same order and paginated like GET /tweets.
 //	@Tags			users
 //	@Produce		json
 //	@Param			id			path		int	true	"User id"	minimum(1)
 //	@Param			limit		query		int	false	"Page size"							minimum(1)	maximum(200)	default(50)
-//	@Param			after_id	query		int	false	"Return tweets with ids above this"	minimum(0)
+//	@Param			after_id	query		int	false	"Return the tweets after the one with this id (if it was deleted, after the nearest lower id)"	minimum(0)
 //	@Success		200			{array}		tweetResponse
 //	@Header			200			{string}	Link	"<...>; rel=\"next\" when another page exists"
 //	@Failure		400			{object}	problem	"Malformed id or parameter"
@@ -99,7 +99,7 @@ func sendPage(c *fiber.Ctx, page twitter.Page, list []twitter.Tweet, more bool) 
 	if more {
 		setNextLink(c, page, list[len(list)-1].ID)
 	}
-	return c.JSON(newTweetResponses(list))
+	return sendTweets(c, list)
 }
 
 // handleCreateTweet creates a tweet.
@@ -131,7 +131,7 @@ func handleCreateTweet(tweets tweetCreator) fiber.Handler {
 			return err
 		}
 		c.Location("/tweets/" + strconv.FormatInt(t.ID, 10))
-		return c.Status(fiber.StatusCreated).JSON(newTweetResponse(t))
+		return sendTweet(c, fiber.StatusCreated, t)
 	}
 }
 
@@ -156,7 +156,7 @@ func handleGetTweet(tweets tweetGetter) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return c.JSON(newTweetResponse(t))
+		return sendTweet(c, fiber.StatusOK, t)
 	}
 }
 
@@ -194,7 +194,7 @@ func handleUpdateTweet(tweets tweetUpdater) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return c.JSON(newTweetResponse(t))
+		return sendTweet(c, fiber.StatusOK, t)
 	}
 }
 

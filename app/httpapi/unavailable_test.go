@@ -26,7 +26,7 @@ var _ = Describe("when the database goes away", func() {
 		saved = createTweet("still here", user.APIKey)
 
 		var db *store.DB
-		proxy, db = tdb.Proxied(3 * time.Second)
+		proxy, db = tdb.Proxied()
 		proxied = newApp(db)
 
 		// Warm the pool so that going down cuts open connections too.

@@ -27,7 +27,8 @@ type userGetter interface {
 //	@Produce		json
 //	@Param			user	body		userRequest	true	"The new user"
 //	@Success		201		{object}	createdUserResponse
-//	@Header			201		{string}	Location	"/users/{id}"
+//	@Header			201		{string}	Location		"/users/{id}"
+//	@Header			201		{string}	Cache-Control	"no-store: the response holds the only copy of the API key"
 //	@Failure		400		{object}	problem	"Malformed JSON"
 //	@Failure		409		{object}	problem	"Username or email taken"
 //	@Failure		413		{object}	problem	"Body over 1 MiB"
@@ -37,6 +38,8 @@ type userGetter interface {
 //	@Router			/users [post]
 func handleCreateUser(users userCreator) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		// The response holds the only copy of the API key: no cache may keep it.
+		c.Set(fiber.HeaderCacheControl, "no-store")
 		var req userRequest
 		if err := decodeJSON(c, &req); err != nil {
 			return err

@@ -6,13 +6,17 @@ package migrations
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/migrate"
 )
@@ -31,9 +35,34 @@ const (
 
 // Migrator applies and rolls back the embedded migrations.
 type Migrator struct {
-	db *bun.DB
-	m  *migrate.Migrator
+	db   *bun.DB
+	m    *migrate.Migrator
+	opts Options
+
+	// The backend running the current migration, and the last lock it was
+	// seen waiting for, so a lock timeout can say what it waited for.
+	pid     atomic.Int64
+	mu      sync.Mutex
+	current string // the migration running
+	wait    string
 }
+
+// Options bound each migration, so a migration stuck behind other sessions'
+// locks fails fast instead of making all traffic queue behind its own.
+type Options struct {
+	// LockTimeout is PostgreSQL's lock_timeout for each migration: the
+	// longest it waits for a lock, such as an ALTER TABLE's behind reads.
+	LockTimeout time.Duration
+	// StatementTimeout is PostgreSQL's statement_timeout for each
+	// migration statement.
+	StatementTimeout time.Duration
+}
+
+// Defaults for Options fields left zero.
+const (
+	DefaultLockTimeout      = 5 * time.Second
+	DefaultStatementTimeout = time.Minute
+)
 
 // Status is one migration and whether it is applied.
 type Status struct {
@@ -43,24 +72,122 @@ type Status struct {
 	AppliedAt time.Time
 }
 
-// New returns a Migrator over db.
-func New(db *bun.DB) (*Migrator, error) { return newFromFS(db, files) }
+// New returns a Migrator over db; opts is optional.
+func New(db *bun.DB, opts ...Options) (*Migrator, error) { return newFromFS(db, files, opts...) }
 
-func newFromFS(db *bun.DB, fsys fs.FS) (*Migrator, error) {
+func newFromFS(db *bun.DB, fsys fs.FS, opts ...Options) (*Migrator, error) {
 	ms := migrate.NewMigrations()
 	if err := ms.Discover(fsys); err != nil {
 		return nil, fmt.Errorf("discover migrations: %w", err)
 	}
-	m := migrate.NewMigrator(db, ms,
+	mg := &Migrator{db: db}
+	if len(opts) > 0 {
+		mg.opts = opts[0]
+	}
+	if mg.opts.LockTimeout <= 0 {
+		mg.opts.LockTimeout = DefaultLockTimeout
+	}
+	if mg.opts.StatementTimeout <= 0 {
+		mg.opts.StatementTimeout = DefaultStatementTimeout
+	}
+	mg.m = migrate.NewMigrator(db, ms,
 		migrate.WithTableName(table),
 		migrate.WithLocksTableName(locksTable),
 		migrate.WithMarkAppliedOnSuccess(true),
 		migrate.WithUpsert(true),
+		migrate.BeforeMigration(mg.bound),
 		// A .tx. migration runs in a transaction; recording it in that same
 		// transaction means a crash can never leave it applied but unmarked.
 		migrate.AfterMigration(recordInTx),
 	)
-	return &Migrator{db: db, m: m}, nil
+	return mg, nil
+}
+
+// bound sets the migration's timeouts on its own connection (LOCAL to its
+// transaction when it has one) and notes its backend for the lock watcher.
+func (m *Migrator) bound(ctx context.Context, conn bun.IConn, mig *migrate.Migration) error {
+	scope := "SESSION"
+	if _, ok := conn.(bun.Tx); ok {
+		scope = "LOCAL"
+	}
+	// SET takes no bind parameters; the values are integers we format.
+	for name, d := range map[string]time.Duration{
+		"lock_timeout": m.opts.LockTimeout, "statement_timeout": m.opts.StatementTimeout,
+	} {
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("SET %s %s = %d", scope, name, d.Milliseconds())); err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
+		}
+	}
+	var pid int64
+	if err := conn.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		return fmt.Errorf("backend pid: %w", err)
+	}
+	m.pid.Store(pid)
+	m.mu.Lock()
+	m.current, m.wait = fullName(*mig), ""
+	m.mu.Unlock()
+	return nil
+}
+
+// lockWatchInterval is how often the watcher looks at what a migration waits for.
+const lockWatchInterval = 50 * time.Millisecond
+
+// watchLocks records, until stop is closed, which lock the running
+// migration waits for and who holds it. PostgreSQL's lock timeout error
+// names neither; by the time it is returned the wait is over and gone.
+// Its queries are never cancelled midway: that would break conn, which
+// still has to release the advisory lock.
+func (m *Migrator) watchLocks(ctx context.Context, conn bun.IConn, stop <-chan struct{}) {
+	t := time.NewTicker(lockWatchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		pid := m.pid.Load()
+		if pid == 0 {
+			continue
+		}
+		var wait string
+		err := conn.QueryRowContext(ctx, `
+			SELECT l.mode || ' on ' || CASE WHEN l.relation IS NULL THEN l.locktype
+				ELSE 'table ' || l.relation::regclass::text END ||
+				coalesce(', held by ' || (
+					SELECT string_agg(format('pid %s (%s: %s)', b.pid, b.state, left(b.query, 80)), ', ')
+					FROM pg_stat_activity b WHERE b.pid = ANY(pg_blocking_pids(l.pid))), '')
+			FROM pg_locks l WHERE l.pid = ? AND NOT l.granted LIMIT 1`, pid).Scan(&wait)
+		if err == nil {
+			m.mu.Lock()
+			m.wait = wait
+			m.mu.Unlock()
+		}
+	}
+}
+
+// explain adds to a timeout what was being waited for and which setting
+// gave up, so the operator knows what to look at.
+func (m *Migrator) explain(err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err
+	}
+	m.mu.Lock()
+	current, wait := m.current, m.wait
+	m.mu.Unlock()
+	switch pgErr.Code {
+	case "55P03": // lock_not_available
+		if wait == "" {
+			wait = "a lock held by another session"
+		}
+		return fmt.Errorf("migration %s gave up after MIGRATION_LOCK_TIMEOUT (%s) waiting for %s: %w",
+			current, m.opts.LockTimeout, wait, err)
+	case "57014": // query_canceled, here by statement_timeout
+		return fmt.Errorf("migration %s ran a statement longer than MIGRATION_STATEMENT_TIMEOUT (%s): %w",
+			current, m.opts.StatementTimeout, err)
+	}
+	return err
 }
 
 // recordInTx marks migration applied (up) or unapplied (down) through the
@@ -89,7 +216,7 @@ func (m *Migrator) Up(ctx context.Context) ([]string, error) {
 	err := m.locked(ctx, func() error {
 		g, err := m.m.Migrate(ctx)
 		names = groupNames(g)
-		return err
+		return m.explain(err)
 	})
 	if err != nil {
 		return names, fmt.Errorf("migrate up: %w", err)
@@ -109,7 +236,7 @@ func (m *Migrator) Down(ctx context.Context) ([]string, error) {
 				names[i], names[j] = names[j], names[i]
 			}
 		}
-		return err
+		return m.explain(err)
 	})
 	if err != nil {
 		return names, fmt.Errorf("migrate down: %w", err)
@@ -163,6 +290,11 @@ func (m *Migrator) locked(ctx context.Context, fn func() error) (err error) {
 	if err := m.m.Init(ctx); err != nil {
 		return fmt.Errorf("create migration tables: %w", err)
 	}
+	// The lock's connection is idle while migrations run on another: it
+	// watches what they wait for.
+	stop, watched := make(chan struct{}), make(chan struct{})
+	go func() { defer close(watched); m.watchLocks(context.WithoutCancel(ctx), conn, stop) }()
+	defer func() { close(stop); <-watched }()
 	return fn()
 }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/twitter-api/twitter-api/app/store"
 )
 
-var all = []string{"20261126000001_create_users", "20261126000002_create_tweets"}
+var all = []string{"20261126000001_create_users", "20261126000002_create_tweets", "20261127000001_tweets_visibility_order"}
 
 var _ = Describe("Migrator", func() {
 	var (
@@ -53,7 +53,7 @@ var _ = Describe("Migrator", func() {
 		Expect(tables(ctx)).To(ConsistOf("users", "tweets"))
 		Expect(m.Up(ctx)).To(BeEmpty())
 
-		Expect(m.Down(ctx)).To(Equal([]string{all[1], all[0]}))
+		Expect(m.Down(ctx)).To(Equal([]string{all[2], all[1], all[0]}))
 		Expect(tables(ctx)).To(BeEmpty())
 
 		Expect(m.Up(ctx)).To(Equal(all))
@@ -63,10 +63,10 @@ var _ = Describe("Migrator", func() {
 	It("reports each migration's status", func(ctx SpecContext) {
 		st, err := m.Status(ctx)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(st).To(HaveLen(2))
+		Expect(st).To(HaveLen(len(all)))
 		Expect(st[0].Applied).To(BeFalse())
 
-		Expect(m.Up(ctx)).To(HaveLen(2))
+		Expect(m.Up(ctx)).To(HaveLen(len(all)))
 		st, err = m.Status(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(st).To(HaveEach(HaveField("Applied", BeTrue())))
@@ -122,6 +122,76 @@ var _ = Describe("Migrator", func() {
 		Expect(st[1].Applied).To(BeFalse())
 	})
 
+	Describe("bounded by lock_timeout and statement_timeout", func() {
+		first := fstest.MapFS{
+			"1_create.tx.up.sql":   {Data: []byte("CREATE TABLE busy (id int);")},
+			"1_create.tx.down.sql": {Data: []byte("DROP TABLE busy;")},
+		}
+		withAlter := fstest.MapFS{
+			"1_create.tx.up.sql":   first["1_create.tx.up.sql"],
+			"1_create.tx.down.sql": first["1_create.tx.down.sql"],
+			"2_alter.tx.up.sql":    {Data: []byte("ALTER TABLE busy ADD COLUMN note text;")},
+			"2_alter.tx.down.sql":  {Data: []byte("ALTER TABLE busy DROP COLUMN note;")},
+		}
+
+		It("fails fast when another session holds a lock it needs, naming the lock and its holder", func(ctx SpecContext) {
+			fm, err := migrations.NewFromFS(db.DB, first)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(fm.Up(ctx)).To(Equal([]string{"1_create"}))
+
+			By("another session reading the table in an open transaction")
+			reader, err := pgx.Connect(ctx, dsn)
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(reader.Close)
+			tx, err := reader.Begin(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			var readerPID int
+			Expect(tx.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&readerPID)).To(Succeed())
+			_, err = tx.Exec(ctx, "SELECT count(*) FROM busy")
+			Expect(err).NotTo(HaveOccurred())
+
+			am, err := migrations.NewFromFS(db.DB, withAlter, migrations.Options{LockTimeout: 2 * time.Second})
+			Expect(err).NotTo(HaveOccurred())
+			start := time.Now()
+			_, err = am.Up(ctx)
+			Expect(time.Since(start)).To(BeNumerically("<", 10*time.Second), "it gave up after the lock timeout")
+			Expect(err).To(MatchError(ContainSubstring("2_alter")))
+			Expect(err).To(MatchError(ContainSubstring("MIGRATION_LOCK_TIMEOUT (2s)")))
+			Expect(err).To(MatchError(ContainSubstring("AccessExclusiveLock on table busy")))
+			Expect(err).To(MatchError(MatchRegexp(`held by pid %d \(idle in transaction: SELECT count\(\*\) FROM busy\)`, readerPID)))
+
+			st, err := am.Status(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(st[1].Applied).To(BeFalse(), "the timed-out migration is not marked applied")
+
+			By("the reader finishing: the migration goes through")
+			Expect(tx.Commit(ctx)).To(Succeed())
+			Expect(am.Up(ctx)).To(Equal([]string{"2_alter"}))
+		})
+
+		It("stops a statement that runs longer than the statement timeout", func(ctx SpecContext) {
+			slow := fstest.MapFS{
+				"1_slow.tx.up.sql":   {Data: []byte("SELECT pg_sleep(30);")},
+				"1_slow.tx.down.sql": {Data: []byte("SELECT 1;")},
+			}
+			sm, err := migrations.NewFromFS(db.DB, slow, migrations.Options{StatementTimeout: 300 * time.Millisecond})
+			Expect(err).NotTo(HaveOccurred())
+			start := time.Now()
+			_, err = sm.Up(ctx)
+			Expect(err).To(MatchError(ContainSubstring("MIGRATION_STATEMENT_TIMEOUT (300ms)")))
+			Expect(err).To(MatchError(ContainSubstring("1_slow")))
+			Expect(time.Since(start)).To(BeNumerically("<", 10*time.Second))
+		})
+
+		It("leaves the pool's sessions without the timeouts afterwards", func(ctx SpecContext) {
+			Expect(m.Up(ctx)).To(Equal(all))
+			var lt, stt string
+			Expect(db.NewRaw("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')").
+				Scan(ctx, &lt, &stt)).To(Succeed())
+			Expect([]string{lt, stt}).To(Equal([]string{"0", "0"}), "SET LOCAL ended with each migration's transaction")
+		})
+	})
+
 	It("waits for another migrator's lock, and can give up waiting", func(ctx SpecContext) {
 		other, err := pgx.Connect(ctx, dsn)
 		Expect(err).NotTo(HaveOccurred())
@@ -175,7 +245,7 @@ var _ = Describe("Create", func() {
 })
 
 func open(dsn string) *store.DB {
-	db, err := store.Open(dsn, store.Options{MaxOpenConns: 4, MaxIdleConns: 1, QueryTimeout: 30 * time.Second})
+	db, err := store.Open(dsn, store.Options{MaxOpenConns: 4, MaxIdleConns: 1})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(db.Close)
 	return db

@@ -15,26 +15,25 @@ import (
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
 
-// uniqueFields names the field behind each unique constraint.
-var uniqueFields = map[string]string{
-	"users_username_key":     "username",
-	"users_email_key":        "email",
-	"users_api_key_hash_key": "api_key",
-}
+// constraints maps each constraint a statement may violate in normal use to
+// the domain error that violation means. Every store method names its own:
+// a violation it does not name is a bug, reported as an unexpected error
+// whose detail (the constraint's name) reaches the log, never a client.
+type constraints map[string]error
 
 // mapErr wraps err with op and, where one applies, the domain error, keeping
-// the original for the logs.
-func mapErr(op string, err error) error {
+// the original for the logs. expected lists the constraints op may violate.
+func mapErr(op string, err error, expected constraints) error {
 	if err == nil {
 		return nil
 	}
-	if domain := domainErr(err); domain != nil {
+	if domain := domainErr(err, expected); domain != nil {
 		return fmt.Errorf("%s: %w: %w", op, domain, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-func domainErr(err error) error {
+func domainErr(err error, expected constraints) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return twitter.ErrNotFound
 	}
@@ -47,14 +46,8 @@ func domainErr(err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {
-		case pgErr.Code == "23505":
-			field, ok := uniqueFields[pgErr.ConstraintName]
-			if !ok {
-				field = pgErr.ConstraintName
-			}
-			return &twitter.ConflictError{Field: field}
-		case pgErr.Code == "23503": // the referenced row is gone
-			return twitter.ErrNotFound
+		case strings.HasPrefix(pgErr.Code, "23"): // integrity constraint violation
+			return expected[pgErr.ConstraintName] // nil, a bug, when not expected
 		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
 			strings.HasPrefix(pgErr.Code, "28"), // invalid authorization (wrong password)
 			strings.HasPrefix(pgErr.Code, "53"), // insufficient resources, too many connections

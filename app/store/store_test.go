@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"sync"
@@ -61,9 +62,31 @@ var _ = Describe("Tweets and Users", func() {
 			Expect(err).To(MatchError(twitter.ErrNotFound))
 		})
 
-		It("refuses an author that does not exist", func(ctx SpecContext) {
-			_, err := tweets.Create(ctx, "ghost", &twitter.User{ID: 999})
-			Expect(err).To(MatchError(twitter.ErrNotFound))
+		It("refuses an author deleted meanwhile as an unknown API key", func(ctx SpecContext) {
+			u, _ := newUser(ctx, "ghost")
+			_, err := tdb.DB.NewDelete().Table("users").Where("id = ?", u.ID).Exec(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			_, err = tweets.Create(ctx, "ghost", &u)
+			Expect(err).To(MatchError(twitter.ErrUnknownAPIKey))
+			Expect(err).NotTo(MatchError(twitter.ErrNotFound))
+		})
+
+		It("reports a constraint the method does not expect as a plain error naming it for the log", func(ctx SpecContext) {
+			_, err := tdb.DB.ExecContext(ctx, "CREATE UNIQUE INDEX tweets_text_probe_key ON tweets (text)")
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(func(ctx context.Context) {
+				_, err := tdb.DB.ExecContext(ctx, "DROP INDEX tweets_text_probe_key")
+				Expect(err).NotTo(HaveOccurred())
+			})
+			_, err = tweets.Create(ctx, "same", nil)
+			Expect(err).NotTo(HaveOccurred())
+			_, err = tweets.Create(ctx, "same", nil)
+			Expect(err).To(MatchError(ContainSubstring("tweets_text_probe_key")))
+			var conflict *twitter.ConflictError
+			Expect(errors.As(err, &conflict)).To(BeFalse(), "not a conflict the API would explain: %v", err)
+			for _, domain := range []error{twitter.ErrNotFound, twitter.ErrUnauthorized, twitter.ErrForbidden, twitter.ErrUnavailable} {
+				Expect(errors.Is(err, domain)).To(BeFalse(), "%v is %v", err, domain)
+			}
 		})
 
 		It("keeps every acknowledged tweet under concurrent creates", func(ctx SpecContext) {
@@ -152,6 +175,30 @@ var _ = Describe("Tweets and Users", func() {
 			_, _, err := tweets.ListByUser(ctx, 4242, twitter.Page{Limit: 10})
 			Expect(err).To(MatchError(twitter.ErrNotFound))
 		})
+
+		It("refuses an invalid page with a ValidationError, never querying with it", func(ctx SpecContext) {
+			u, _ := newUser(ctx, "pager")
+			for _, p := range []twitter.Page{{}, {Limit: -1}, {Limit: twitter.MaxPageLimit + 1}, {Limit: 1, AfterID: -1}} {
+				var verr *twitter.ValidationError
+				_, _, err := tweets.List(ctx, p)
+				Expect(errors.As(err, &verr)).To(BeTrue(), "List(%+v): %v", p, err)
+				_, _, err = tweets.ListByUser(ctx, u.ID, p)
+				Expect(errors.As(err, &verr)).To(BeTrue(), "ListByUser(%+v): %v", p, err)
+			}
+		})
+
+		It("returns an empty page, not ErrNotFound, for a user without tweets or past their last", func(ctx SpecContext) {
+			u, _ := newUser(ctx, "quiet")
+			page, more, err := tweets.ListByUser(ctx, u.ID, twitter.Page{Limit: 10})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(page).To(BeEmpty())
+			Expect(more).To(BeFalse())
+			_, err = tweets.Create(ctx, "q1", &u)
+			Expect(err).NotTo(HaveOccurred())
+			page, _, err = tweets.ListByUser(ctx, u.ID, twitter.Page{Limit: 10, AfterID: 1 << 62})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(page).To(BeEmpty())
+		})
 	})
 
 	Describe("Update and Delete", func() {
@@ -211,6 +258,33 @@ var _ = Describe("Tweets and Users", func() {
 		It("reports a missing tweet as ErrNotFound", func(ctx SpecContext) {
 			_, err := tweets.Update(ctx, 999, "x", &owner)
 			Expect(err).To(MatchError(twitter.ErrNotFound))
+			_, err = tweets.Update(ctx, 999, "x", nil)
+			Expect(err).To(MatchError(twitter.ErrNotFound))
+			Expect(tweets.Delete(ctx, 999, nil)).To(MatchError(twitter.ErrNotFound))
+		})
+
+		It("keeps ownership under concurrent changes: each of many writers either changes or is refused", func(ctx SpecContext) {
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Go(func() {
+					defer GinkgoRecover()
+					actor := &owner
+					if i%2 == 1 {
+						actor = &other
+					}
+					_, err := tweets.Update(ctx, owned.ID, fmt.Sprintf("v%d", i), actor)
+					if actor == &other {
+						Expect(err).To(MatchError(twitter.ErrForbidden))
+					} else {
+						Expect(err).NotTo(HaveOccurred())
+					}
+				})
+			}
+			wg.Wait()
+			got, err := tweets.Get(ctx, owned.ID)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(got.Text).To(MatchRegexp(`^v\d*[02468]$`))
+			Expect(got.Author).To(Equal(&twitter.Author{ID: owner.ID, Username: "owner"}))
 		})
 	})
 
@@ -274,7 +348,7 @@ var _ = Describe("Tweets and Users", func() {
 		)
 
 		BeforeEach(func() {
-			proxy, db = tdb.Proxied(2 * time.Second)
+			proxy, db = tdb.Proxied()
 		})
 
 		It("reports ErrUnavailable, then recovers on its own", func(ctx SpecContext) {
@@ -302,7 +376,7 @@ var _ = Describe("Tweets and Users", func() {
 			u, _ = url.Parse(tdb.DSN)
 			u.Path = "/no_such_database"
 			for _, dsn := range []string{wrongPassword, u.String()} {
-				bad, err := store.Open(dsn, store.Options{MaxOpenConns: 1, QueryTimeout: 5 * time.Second})
+				bad, err := store.Open(dsn, store.Options{MaxOpenConns: 1})
 				Expect(err).NotTo(HaveOccurred())
 				_, err = store.NewTweets(bad).Get(ctx, 1)
 				Expect(err).To(MatchError(twitter.ErrUnavailable), dsn)
@@ -310,12 +384,28 @@ var _ = Describe("Tweets and Users", func() {
 			}
 		})
 
-		It("reports a query that outlives its timeout as ErrUnavailable", func(ctx SpecContext) {
+		It("runs under the caller's deadline: a query that outlives it is ErrUnavailable", func(ctx SpecContext) {
 			proxy.Down()
 			Expect(proxy.Up()).To(Succeed())
-			proxy.SetDelay(3 * time.Second) // longer than the 2 s query timeout
-			_, err := store.NewTweets(db).Get(ctx, 1)
+			proxy.SetDelay(3 * time.Second)
+			short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			_, err := store.NewTweets(db).Get(short, 1)
 			Expect(err).To(MatchError(twitter.ErrUnavailable))
+			Expect(time.Since(start)).To(BeNumerically("<", 2*time.Second), "the caller's deadline, not one of the store's")
+		})
+
+		It("has no deadline of its own: a slow database within the caller's budget still answers", func(ctx SpecContext) {
+			s := store.NewTweets(db)
+			t, err := s.Create(ctx, "slow but fine", nil)
+			Expect(err).NotTo(HaveOccurred())
+			proxy.Stall()
+			got := make(chan error, 1)
+			go func() { _, err := s.Get(ctx, t.ID); got <- err }()
+			Consistently(got).WithTimeout(300 * time.Millisecond).ShouldNot(Receive())
+			proxy.Resume()
+			Eventually(got).WithContext(ctx).Should(Receive(BeNil()))
 		})
 	})
 })

@@ -35,8 +35,10 @@ type NewUser struct {
 	Email    string
 }
 
-// Page selects a slice of an id-ordered list: ids greater than AfterID, at
-// most Limit of them.
+// Page selects a slice of a list: the items after the one with id AfterID
+// (from the start when 0), at most Limit of them. Lists of tweets are in the
+// order tweets became final, which is id order except where transactions
+// overlapped; see the store.
 type Page struct {
 	AfterID int64
 	Limit   int

@@ -69,6 +69,31 @@ var _ = Describe("NewUser.Validate", func() {
 	})
 })
 
+var _ = Describe("Page.Validate", func() {
+	It("accepts the bounds", func() {
+		Expect(twitter.Page{Limit: 1}.Validate()).To(Succeed())
+		Expect(twitter.Page{AfterID: 1<<63 - 1, Limit: twitter.MaxPageLimit}.Validate()).To(Succeed())
+	})
+
+	DescribeTable("rejects, naming the field",
+		func(p twitter.Page, fields ...string) {
+			err := p.Validate()
+			var verr *twitter.ValidationError
+			Expect(errors.As(err, &verr)).To(BeTrue(), "%v", err)
+			names := make([]string, len(verr.Fields))
+			for i, f := range verr.Fields {
+				names[i] = f.Field
+			}
+			Expect(names).To(Equal(fields))
+		},
+		Entry("the zero Page", twitter.Page{}, "limit"),
+		Entry("a negative limit", twitter.Page{Limit: -1}, "limit"),
+		Entry("a limit over the maximum", twitter.Page{Limit: twitter.MaxPageLimit + 1}, "limit"),
+		Entry("a negative after id", twitter.Page{AfterID: -1, Limit: 10}, "after_id"),
+		Entry("both", twitter.Page{AfterID: -5}, "limit", "after_id"),
+	)
+})
+
 var _ = Describe("CanModify", func() {
 	author := &twitter.Author{ID: 1, Username: "ada"}
 	owner := &twitter.User{ID: 1}

@@ -65,6 +65,19 @@ func (u NewUser) Validate() (NewUser, error) {
 	return u, verr.Err()
 }
 
+// Validate checks p before any store sees it: a limit from 1 to
+// MaxPageLimit and a non-negative AfterID. The zero Page is invalid.
+func (p Page) Validate() error {
+	var verr ValidationError
+	if p.Limit < 1 || p.Limit > MaxPageLimit {
+		verr.Add("limit", fmt.Sprintf("must be between 1 and %d", MaxPageLimit))
+	}
+	if p.AfterID < 0 {
+		verr.Add("after_id", "must be between 0 and 2^63-1")
+	}
+	return verr.Err()
+}
+
 // checkText returns why s cannot be stored as text, or "".
 func checkText(s string) string {
 	switch {

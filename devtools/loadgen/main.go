@@ -6,6 +6,11 @@
 //
 // With -soak it instead keeps a steady mix of reads and creates going, in
 // phases a driving script advances with SIGUSR1 (see devtools/replicas-test.sh).
+//
+// With -floor it compares the API with the floor server (devtools/floor)
+// instead, scenario by scenario, alternating the two; see compare.go.
+//
+//	go run ./devtools/loadgen -url http://127.0.0.1:5300 -floor http://127.0.0.1:5301 -rounds 2
 package main
 
 import (
@@ -49,20 +54,27 @@ func run(args []string) error {
 	maxDur := fs.Duration("max-duration", 3*time.Minute, "-soak: stop after this long in any case")
 	idsOut := fs.String("ids-out", "", "-soak: write the ids of acknowledged creates here")
 	readyOut := fs.String("ready-file", "", "-soak: create this file once the load is on")
+	floor := fs.String("floor", "", "floor server URL: compare the API with it (loopback only)")
+	rounds := fs.Int("rounds", 2, "with -floor: rounds of API then floor per scenario")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	u, err := url.Parse(*base)
-	if err != nil || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost") {
-		return fmt.Errorf("-url must point at 127.0.0.1 or localhost, got %q", *base)
+	if err := loopback("-url", *base); err != nil {
+		return err
 	}
 	if *duration > 2*time.Minute || *conc < 1 || *conc > 256 {
 		return errors.New("-duration is at most 2m and -concurrency 1 to 256")
 	}
-	client := &http.Client{
-		Timeout:   10 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: *conc, MaxConnsPerHost: *conc},
+	if *floor != "" {
+		if err := loopback("-floor", *floor); err != nil {
+			return err
+		}
+		if *rounds < 1 || *rounds > 10 {
+			return errors.New("-rounds is 1 to 10")
+		}
+		return compare(*base, *floor, *duration, *conc, *rounds)
 	}
+	client := newClient(*conc)
 	if *soakMode {
 		if *maxDur > 10*time.Minute || *rate < 1 || *rate > 2000 {
 			return errors.New("-max-duration is at most 10m and -rate 1 to 2000")
@@ -112,6 +124,15 @@ func run(args []string) error {
 	return nil
 }
 
+// loopback refuses any target but this machine's loopback interface.
+func loopback(flag, target string) error {
+	u, err := url.Parse(target)
+	if err != nil || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost") {
+		return fmt.Errorf("%s must point at 127.0.0.1 or localhost, got %q", flag, target)
+	}
+	return nil
+}
+
 type result struct {
 	latencies []time.Duration
 	failures  int
@@ -154,6 +175,13 @@ func measure(client *http.Client, s scenario, conc int, d time.Duration) result 
 	return all
 }
 
+func newClient(conc int) *http.Client {
+	return &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc},
+	}
+}
+
 func pct(ds []time.Duration, p int) float64 {
 	if len(ds) == 0 {
 		return 0
@@ -167,6 +195,11 @@ func pct(ds []time.Duration, p int) float64 {
 
 // setUp creates a user and 200 tweets to read.
 func setUp(c *http.Client, base string) (string, []int64, error) {
+	return setUpN(c, base, 200)
+}
+
+// setUpN creates a user and n tweets by them, 16 at a time.
+func setUpN(c *http.Client, base string, n int) (string, []int64, error) {
 	name := fmt.Sprintf("load_%d", time.Now().UnixNano()%1e9)
 	body, _ := json.Marshal(map[string]string{"username": name, "email": name + "@example.com"})
 	resp, err := c.Post(base+"/users", "application/json", bytes.NewReader(body))
@@ -180,14 +213,25 @@ func setUp(c *http.Client, base string) (string, []int64, error) {
 	if resp.StatusCode != http.StatusCreated || json.NewDecoder(resp.Body).Decode(&u) != nil {
 		return "", nil, fmt.Errorf("create user: status %d", resp.StatusCode)
 	}
-	var ids []int64
-	for range 200 {
-		st, id, err := call(c, http.MethodPost, base+"/tweets", `{"text":"seed for reads"}`, u.APIKey)
-		if err != nil || st != http.StatusCreated {
-			return "", nil, fmt.Errorf("create tweet: status %d, %v", st, err)
-		}
-		ids = append(ids, id)
+	ids := make([]int64, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			for i := w; i < n; i += 16 {
+				st, id, err := call(c, http.MethodPost, base+"/tweets", `{"text":"seed for reads"}`, u.APIKey)
+				if err == nil && st != http.StatusCreated {
+					err = fmt.Errorf("status %d", st)
+				}
+				ids[i], errs[i] = id, err
+			}
+		})
 	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return "", nil, fmt.Errorf("create tweets: %w", err)
+	}
+	slices.Sort(ids)
 	return u.APIKey, ids, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +25,22 @@ import (
 func TestAPI(t *testing.T) {
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "cmd/api end-to-end suite")
+}
+
+// execEnv, set in its environment, makes the test binary the service
+// itself: specs start it as a child process and send it real signals, with
+// main's code path (run with os.Getenv and os.Stdout) and no build step.
+const execEnv = "TWITTER_API_TEST_EXEC"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(execEnv) == "1" {
+		if err := run(context.Background(), []string{"api", "serve"}, os.Getenv, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "api:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
 }
 
 // tdb is this process's migrated database, emptied before every spec.
@@ -60,6 +77,9 @@ func startServer(e env) *server {
 	GinkgoHelper()
 	port := freePort()
 	e["PORT"] = strconv.Itoa(port)
+	if _, ok := e["SHUTDOWN_DELAY"]; !ok {
+		e["SHUTDOWN_DELAY"] = "0" // nothing balances load here; the termination spec sets its own
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{
 		base:   fmt.Sprintf("http://127.0.0.1:%d", port),

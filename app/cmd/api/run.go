@@ -82,7 +82,7 @@ func openDB(cfg config.Config) (*store.DB, error) {
 		MaxOpenConns:    cfg.DBMaxOpenConns,
 		MaxIdleConns:    cfg.DBMaxIdleConns,
 		ConnMaxLifetime: cfg.DBConnMaxLifetime,
-		QueryTimeout:    cfg.DBQueryTimeout,
+		ConnMaxIdleTime: cfg.DBConnMaxIdleTime,
 	})
 }
 
@@ -98,16 +98,23 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	defer db.Close()
 
+	// Requests descend from work, not from ctx: a signal must not cancel
+	// them, only the end of the drain budget does.
+	work, abort := context.WithCancel(context.WithoutCancel(ctx))
+	defer abort()
 	app := httpapi.New(httpapi.Deps{
-		Tweets:       store.NewTweets(db),
-		Users:        store.NewUsers(db),
-		DB:           db,
-		Logger:       log,
-		Version:      version,
-		StartedAt:    processStart,
-		ReadTimeout:  cfg.HTTPReadTimeout,
-		WriteTimeout: cfg.HTTPWriteTimeout,
-		IdleTimeout:  cfg.HTTPIdleTimeout,
+		Tweets:         store.NewTweets(db),
+		Users:          store.NewUsers(db),
+		DB:             db,
+		Logger:         log,
+		Version:        version,
+		StartedAt:      processStart,
+		ReadTimeout:    cfg.HTTPReadTimeout,
+		WriteTimeout:   cfg.HTTPWriteTimeout,
+		IdleTimeout:    cfg.HTTPIdleTimeout,
+		RequestTimeout: cfg.RequestTimeout,
+		Context:        work,
+		Draining:       ctx.Done(),
 	})
 	// Listening here, not in Fiber, reports a taken port before anything else.
 	tcp, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
@@ -124,10 +131,26 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down; finishing in-flight requests", "timeout", cfg.ShutdownTimeout.String())
+	// The termination contract: /readyz has answered 503 since ctx ended;
+	// keep serving for the delay so load balancers see it and stop sending,
+	// then drain, then cancel whatever still runs. The three together stay
+	// below the 10 s stop grace of Docker and compose (config checks it).
+	log.Info("shutting down: unready now, serving until the delay ends, then draining",
+		"delay", cfg.ShutdownDelay.String(), "timeout", cfg.ShutdownTimeout.String())
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-time.After(cfg.ShutdownDelay):
+	}
+	log.Info("draining: no new connections", "open", ln.open.Load())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := shutdown(sctx, app, ln); err != nil {
+		left := ln.open.Load()
+		abort()
+		// The aborted requests answer 503 at once; give them a moment to.
+		waitClosed(ln, config.AbortGrace)
+		log.Error("drain budget spent: cancelled the requests still running", "connections", left, "error", err.Error())
 		return err
 	}
 	log.Info("stopped")
@@ -164,7 +187,10 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer db.Close()
-	m, err := migrations.New(db.DB)
+	m, err := migrations.New(db.DB, migrations.Options{
+		LockTimeout:      cfg.MigrationLockTimeout,
+		StatementTimeout: cfg.MigrationStatementTimeout,
+	})
 	if err != nil {
 		return err
 	}

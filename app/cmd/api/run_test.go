@@ -178,14 +178,12 @@ var _ = Describe("serve", func() {
 		u, err := url.Parse(tdb.DSN)
 		Expect(err).NotTo(HaveOccurred())
 		g := startGate(u.Host)
-		s := startServer(env{"DATABASE_URL": withHost(tdb.DSN, g.addr()), "SHUTDOWN_TIMEOUT": "300ms"})
+		s := startServer(env{"DATABASE_URL": withHost(tdb.DSN, g.addr()), "SHUTDOWN_TIMEOUT": "300ms", "REQUEST_TIMEOUT": "1m"})
 		oneShot := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		stuck := make(chan result, 1)
 		go func() {
 			defer GinkgoRecover()
-			resp, err := oneShot.Post(s.base+"/tweets", "application/json", strings.NewReader(`{"text":"stuck"}`))
-			if err == nil {
-				resp.Body.Close()
-			}
+			stuck <- do(oneShot, http.MethodPost, s.base+"/tweets", `{"text":"stuck"}`)
 		}()
 		Eventually(g.accepted).WithTimeout(10 * time.Second).Should(BeClosed())
 
@@ -193,6 +191,13 @@ var _ = Describe("serve", func() {
 		Eventually(s.done).WithTimeout(20 * time.Second).Should(BeClosed())
 		Expect(s.err).To(MatchError(ContainSubstring("shutdown")))
 		Expect(s.err).To(MatchError(context.DeadlineExceeded))
+		Expect(string(s.out.Contents())).To(ContainSubstring("drain budget spent"))
+
+		By("the request still running was cancelled and told so, long before its one-minute budget")
+		var r result
+		Eventually(stuck).WithTimeout(5 * time.Second).Should(Receive(&r))
+		expectProblem(r, http.StatusServiceUnavailable)
+		Expect(r.header.Get("Retry-After")).NotTo(BeEmpty())
 	})
 
 	It("answers 503 with Retry-After while the database is away and recovers without a restart", func() {
@@ -241,7 +246,7 @@ var _ = Describe("serve", func() {
 		out := gbytes.NewBuffer()
 		go func() {
 			defer GinkgoRecover()
-			done <- run(ctx, []string{"api"}, env{"DATABASE_URL": tdb.DSN, "PORT": strconv.Itoa(port)}.get, out)
+			done <- run(ctx, []string{"api"}, env{"DATABASE_URL": tdb.DSN, "PORT": strconv.Itoa(port), "SHUTDOWN_DELAY": "0"}.get, out)
 		}()
 		DeferCleanup(cancel)
 		Eventually(out).WithTimeout(20 * time.Second).Should(gbytes.Say(`"msg":"serving"`))
@@ -322,18 +327,19 @@ var _ = Describe("migrate", func() {
 		Expect(out).To(MatchRegexp(`(?m)^MIGRATION\s+STATUS\s+GROUP\s+APPLIED AT$`))
 		Expect(out).To(MatchRegexp(`(?m)^20261126000001_create_users\s+pending\s+-\s+-$`))
 		Expect(out).To(MatchRegexp(`(?m)^20261126000002_create_tweets\s+pending\s+-\s+-$`))
+		Expect(out).To(MatchRegexp(`(?m)^20261127000001_tweets_visibility_order\s+pending\s+-\s+-$`))
 
 		By("up")
 		out, err = runNow(e, "migrate", "up")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(out).To(Equal("applied 20261126000001_create_users\napplied 20261126000002_create_tweets\n"))
+		Expect(out).To(Equal("applied 20261126000001_create_users\napplied 20261126000002_create_tweets\napplied 20261127000001_tweets_visibility_order\n"))
 		Expect(exists("users")).To(BeTrue())
 		Expect(exists("tweets")).To(BeTrue())
 
 		By("status after up: applied, group 1, with a time")
 		out, err = runNow(e, "migrate", "status")
 		Expect(err).NotTo(HaveOccurred())
-		for _, name := range []string{"20261126000001_create_users", "20261126000002_create_tweets"} {
+		for _, name := range []string{"20261126000001_create_users", "20261126000002_create_tweets", "20261127000001_tweets_visibility_order"} {
 			m := regexp.MustCompile(`(?m)^` + name + `\s+applied\s+1\s+(\S+)$`).FindStringSubmatch(out)
 			Expect(m).To(HaveLen(2), "status output:\n%s", out)
 			_, err := time.Parse(time.RFC3339, m[1])
@@ -348,7 +354,7 @@ var _ = Describe("migrate", func() {
 		By("down: the group, newest first")
 		out, err = runNow(e, "migrate", "down")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(out).To(Equal("rolled back 20261126000002_create_tweets\nrolled back 20261126000001_create_users\n"))
+		Expect(out).To(Equal("rolled back 20261127000001_tweets_visibility_order\nrolled back 20261126000002_create_tweets\nrolled back 20261126000001_create_users\n"))
 		Expect(exists("users")).To(BeFalse())
 		Expect(exists("tweets")).To(BeFalse())
 
@@ -356,6 +362,7 @@ var _ = Describe("migrate", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(out).To(MatchRegexp(`(?m)^20261126000001_create_users\s+pending`))
 		Expect(out).To(MatchRegexp(`(?m)^20261126000002_create_tweets\s+pending`))
+		Expect(out).To(MatchRegexp(`(?m)^20261127000001_tweets_visibility_order\s+pending`))
 
 		out, err = runNow(e, "migrate", "down")
 		Expect(err).NotTo(HaveOccurred())
@@ -364,7 +371,7 @@ var _ = Describe("migrate", func() {
 		By("up once more, and the service works on the result")
 		out, err = runNow(e, "migrate", "up")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(out).To(Equal("applied 20261126000001_create_users\napplied 20261126000002_create_tweets\n"))
+		Expect(out).To(Equal("applied 20261126000001_create_users\napplied 20261126000002_create_tweets\napplied 20261127000001_tweets_visibility_order\n"))
 		s := startServer(env{"DATABASE_URL": dsn})
 		r := do(client, http.MethodPost, s.base+"/tweets", `{"text":"on a fresh schema"}`)
 		Expect(r.status).To(Equal(http.StatusCreated), "response: %s", r)

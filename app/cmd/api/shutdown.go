@@ -85,3 +85,11 @@ func shutdownResult(err error) error {
 	}
 	return nil
 }
+
+// waitClosed returns once no connection is open, or after at most d.
+func waitClosed(ln *trackingListener, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for ln.open.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(drainPoll)
+	}
+}

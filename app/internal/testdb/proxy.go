@@ -1,16 +1,23 @@
 package testdb
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
 
 // Proxy is a TCP relay between the service and PostgreSQL that a test can
-// cut and restore, to make the database really go away and come back.
+// cut and restore, to make the database really go away and come back, or
+// stall, to make it hang with every connection open.
 type Proxy struct {
 	target string
 
@@ -19,12 +26,49 @@ type Proxy struct {
 	ln    net.Listener
 	conns map[net.Conn]struct{}
 	delay time.Duration
+	flow  chan struct{} // closed while bytes flow; open while stalled
 	wg    sync.WaitGroup
+
+	stmtMu     sync.Mutex
+	statements []string
+}
+
+// flowing is closed once bytes may pass.
+func (p *Proxy) flowing() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.flow
+}
+
+// Stall keeps every connection open and accepts new ones, but passes no
+// byte either way: queries hang as they would behind a frozen database or a
+// network that drops packets silently.
+func (p *Proxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.flow:
+		p.flow = make(chan struct{})
+	default: // already stalled
+	}
+}
+
+// Resume lets bytes flow again; what was held is delivered, nothing is lost.
+func (p *Proxy) Resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.flow:
+	default:
+		close(p.flow)
+	}
 }
 
 // NewProxy listens on a free loopback port and relays to target (host:port).
 func NewProxy(target string) (*Proxy, error) {
-	p := &Proxy{target: target, addr: "127.0.0.1:0", conns: map[net.Conn]struct{}{}}
+	flow := make(chan struct{})
+	close(flow)
+	p := &Proxy{target: target, addr: "127.0.0.1:0", conns: map[net.Conn]struct{}{}, flow: flow}
 	if err := p.Up(); err != nil {
 		return nil, err
 	}
@@ -79,8 +123,9 @@ func (p *Proxy) Up() error {
 }
 
 // Down refuses new connections and cuts every open one, as a database
-// crash or network failure would.
+// crash or network failure would. It ends a stall: held bytes are dropped.
 func (p *Proxy) Down() {
+	p.Resume()
 	p.mu.Lock()
 	ln := p.ln
 	p.ln = nil
@@ -119,6 +164,7 @@ func (p *Proxy) relay(client net.Conn) {
 	if delay > 0 {
 		time.Sleep(delay)
 	}
+	<-p.flowing() // a stalled database accepts connections but never answers
 	server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 	if err != nil {
 		_ = client.Close()
@@ -129,12 +175,17 @@ func (p *Proxy) relay(client net.Conn) {
 	}
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
+		_, _ = io.Copy(dst, stallable{src, p})
 		_ = dst.Close()
 		_ = src.Close()
 		done <- struct{}{}
 	}
-	go pipe(server, client)
+	go func() {
+		p.recordStatements(server, client)
+		_ = server.Close()
+		_ = client.Close()
+		done <- struct{}{}
+	}()
 	go pipe(client, server)
 	<-done
 	<-done
@@ -142,6 +193,102 @@ func (p *Proxy) relay(client net.Conn) {
 	delete(p.conns, client)
 	delete(p.conns, server)
 	p.mu.Unlock()
+}
+
+// Statements returns the SQL statements clients ran through the proxy since
+// the last ResetStatements, in order: one entry a simple Query or an
+// extended-protocol Execute. database/sql's liveness pings are left out.
+func (p *Proxy) Statements() []string {
+	p.stmtMu.Lock()
+	defer p.stmtMu.Unlock()
+	return slices.Clone(p.statements)
+}
+
+// ResetStatements forgets the statements recorded so far.
+func (p *Proxy) ResetStatements() {
+	p.stmtMu.Lock()
+	p.statements = nil
+	p.stmtMu.Unlock()
+}
+
+// recordStatements relays the client's side of the PostgreSQL wire protocol
+// to server, message by message, noting each statement it runs.
+func (p *Proxy) recordStatements(server, client net.Conn) {
+	r := bufio.NewReader(client)
+	// The startup message and an SSL or GSS encryption request carry no
+	// type byte: a length, then a code.
+	for untyped := true; untyped; {
+		msg, err := readMessage(r, false)
+		if err != nil || writeAll(server, msg) != nil {
+			return
+		}
+		code := binary.BigEndian.Uint32(msg[4:8])
+		untyped = code == 80877103 || code == 80877104
+	}
+	stmts := map[string]string{}   // prepared statement name -> SQL
+	portals := map[string]string{} // portal name -> SQL
+	for {
+		msg, err := readMessage(r, true)
+		if err != nil || writeAll(server, msg) != nil {
+			return
+		}
+		body := msg[5:]
+		switch msg[0] {
+		case 'Q':
+			if sql, _ := cstring(body); !strings.HasPrefix(sql, "-- ping") {
+				p.record(sql)
+			}
+		case 'P':
+			name, rest := cstring(body)
+			sql, _ := cstring(rest)
+			stmts[name] = sql
+		case 'B':
+			portal, rest := cstring(body)
+			stmt, _ := cstring(rest)
+			portals[portal] = stmts[stmt]
+		case 'E':
+			portal, _ := cstring(body)
+			p.record(portals[portal])
+		}
+	}
+}
+
+func (p *Proxy) record(sql string) {
+	p.stmtMu.Lock()
+	p.statements = append(p.statements, sql)
+	p.stmtMu.Unlock()
+}
+
+// readMessage reads one protocol message, with its type byte when typed.
+func readMessage(r *bufio.Reader, typed bool) ([]byte, error) {
+	head := 4
+	if typed {
+		head = 5
+	}
+	msg := make([]byte, head)
+	if _, err := io.ReadFull(r, msg); err != nil {
+		return nil, err
+	}
+	n := int(binary.BigEndian.Uint32(msg[head-4:]))
+	if n < 4 || (!typed && n < 8) || n > 1<<30 {
+		return nil, fmt.Errorf("bad message length %d", n)
+	}
+	msg = append(msg, make([]byte, n-4)...)
+	_, err := io.ReadFull(r, msg[head:])
+	return msg, err
+}
+
+func cstring(b []byte) (string, []byte) {
+	i := bytes.IndexByte(b, 0)
+	if i < 0 {
+		return string(b), nil
+	}
+	return string(b[:i]), b[i+1:]
+}
+
+func writeAll(w io.Writer, b []byte) error {
+	_, err := w.Write(b)
+	return err
 }
 
 // track registers a relayed pair, or closes it when the proxy went down
@@ -157,4 +304,16 @@ func (p *Proxy) track(client, server net.Conn) bool {
 	p.conns[client] = struct{}{}
 	p.conns[server] = struct{}{}
 	return true
+}
+
+// stallable is a reader that holds what it read while the proxy is stalled.
+type stallable struct {
+	r io.Reader
+	p *Proxy
+}
+
+func (s stallable) Read(b []byte) (int, error) {
+	n, err := s.r.Read(b)
+	<-s.p.flowing()
+	return n, err
 }

@@ -41,7 +41,7 @@ func Suite(prefix string) *Handle {
 		h.name = strings.TrimSuffix(h.template, "_tpl") + "_p" + strconv.Itoa(GinkgoParallelProcess())
 		h.DSN, err = Clone(ctx, h.AdminURL, h.template, h.name)
 		Expect(err).NotTo(HaveOccurred())
-		h.DB, err = store.Open(h.DSN, store.Options{MaxOpenConns: 20, MaxIdleConns: 5, QueryTimeout: 10 * time.Second})
+		h.DB, err = store.Open(h.DSN, store.Options{MaxOpenConns: 20, MaxIdleConns: 5})
 		Expect(err).NotTo(HaveOccurred())
 	}, NodeTimeout(2*time.Minute))
 
@@ -66,12 +66,12 @@ func Suite(prefix string) *Handle {
 
 // Proxied opens a second pool on the process's database through a Proxy
 // the spec can cut, and closes both when the spec ends.
-func (h *Handle) Proxied(queryTimeout time.Duration) (*Proxy, *store.DB) {
+func (h *Handle) Proxied() (*Proxy, *store.DB) {
 	GinkgoHelper()
 	proxy, dsn, err := ProxyFor(h.DSN)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(proxy.Close)
-	db, err := store.Open(dsn, store.Options{MaxOpenConns: 4, MaxIdleConns: 4, QueryTimeout: queryTimeout})
+	db, err := store.Open(dsn, store.Options{MaxOpenConns: 4, MaxIdleConns: 4})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(db.Close)
 	return proxy, db

@@ -65,7 +65,7 @@ func CreateTemplate(ctx context.Context, adminURL, name string) error {
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(dsn, store.Options{MaxOpenConns: 2, MaxIdleConns: 0, QueryTimeout: 30 * time.Second})
+	db, err := store.Open(dsn, store.Options{MaxOpenConns: 2, MaxIdleConns: 0})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,363 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/twitter-api/twitter-api/app/httpapi"
+	"github.com/twitter-api/twitter-api/app/store"
+	"github.com/twitter-api/twitter-api/app/twitter"
+)
+
+// deadlines records the deadline of the context each store call got.
+type deadlines struct {
+	mu  sync.Mutex
+	got map[string]time.Time
+}
+
+func (d *deadlines) note(call string, ctx context.Context) {
+	dl, ok := ctx.Deadline()
+	Expect(ok).To(BeTrue(), "%s got a context without a deadline", call)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.got[call] = dl
+}
+
+// observedUsers and observedTweets are the real stores, noting the
+// deadline of every call they serve.
+type observedUsers struct {
+	*store.Users
+	d *deadlines
+}
+
+func (u observedUsers) ByAPIKey(ctx context.Context, key string) (twitter.User, error) {
+	u.d.note("ByAPIKey", ctx)
+	return u.Users.ByAPIKey(ctx, key)
+}
+
+type observedTweets struct {
+	*store.Tweets
+	d *deadlines
+}
+
+func (t observedTweets) Update(ctx context.Context, id int64, text string, actor *twitter.User) (twitter.Tweet, error) {
+	t.d.note("Update", ctx)
+	return t.Tweets.Update(ctx, id, text, actor)
+}
+
+// panickingTweets fails the way a bug would.
+type panickingTweets struct{ *store.Tweets }
+
+func (panickingTweets) Get(context.Context, int64) (twitter.Tweet, error) { panic("bug in Get") }
+
+// logLines decodes JSON log output.
+func logLines(b *bytes.Buffer) []map[string]any {
+	GinkgoHelper()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var m map[string]any
+		Expect(json.Unmarshal([]byte(l), &m)).To(Succeed(), l)
+		out = append(out, m)
+	}
+	return out
+}
+
+var _ = Describe("one budget per request", func() {
+	It("gives authentication and the transaction one context with one deadline, REQUEST_TIMEOUT from the start", func() {
+		u := createUser("budget", "budget@example.com")
+		t := createTweet("before", u.APIKey)
+		d := &deadlines{got: map[string]time.Time{}}
+		a := httpapi.New(httpapi.Deps{
+			Tweets: observedTweets{store.NewTweets(tdb.DB), d}, Users: observedUsers{store.NewUsers(tdb.DB), d},
+			DB: tdb.DB, RequestTimeout: 3 * time.Second,
+		})
+		start := time.Now()
+		r := req(http.MethodPatch, tweetPath(t.ID)).withJSON(tweetBody("after")).with("X-API-Key", u.APIKey).on(a)
+		Expect(r.status).To(Equal(http.StatusOK), "%s", r)
+		Expect(d.got).To(HaveKey("ByAPIKey"))
+		Expect(d.got).To(HaveKey("Update"))
+		Expect(d.got["Update"]).To(Equal(d.got["ByAPIKey"]), "one deadline for the whole request")
+		Expect(d.got["Update"]).To(BeTemporally("~", start.Add(3*time.Second), time.Second))
+	})
+
+	It("aborts the database work of a running request when the parent context is cancelled", func() {
+		proxy, db := tdb.Proxied()
+		parent, abort := context.WithCancel(context.Background())
+		DeferCleanup(abort)
+		a := httpapi.New(httpapi.Deps{
+			Tweets: store.NewTweets(db), Users: store.NewUsers(db), DB: db,
+			RequestTimeout: time.Minute, Context: parent,
+		})
+		Expect(req(http.MethodGet, "/tweets").on(a).status).To(Equal(http.StatusOK))
+		proxy.Stall()
+
+		got := make(chan result, 1)
+		go func() {
+			defer GinkgoRecover()
+			got <- req(http.MethodGet, "/tweets").on(a)
+		}()
+		Consistently(got).WithTimeout(200*time.Millisecond).ShouldNot(Receive(), "it waits for the stalled database")
+		abort()
+		var r result
+		Eventually(got).WithTimeout(5*time.Second).Should(Receive(&r), "the minute-long budget did not matter")
+		expectProblem(r, http.StatusServiceUnavailable)
+		Expect(r.header.Get("Retry-After")).NotTo(BeEmpty())
+	})
+})
+
+var _ = Describe("readiness while shutting down", func() {
+	It("answers /readyz 503 with Retry-After once draining, while other routes keep serving", func() {
+		draining := make(chan struct{})
+		a := httpapi.New(httpapi.Deps{
+			Tweets: store.NewTweets(tdb.DB), Users: store.NewUsers(tdb.DB), DB: tdb.DB, Draining: draining,
+		})
+		Expect(req(http.MethodGet, "/readyz").on(a).status).To(Equal(http.StatusOK))
+		close(draining)
+		r := req(http.MethodGet, "/readyz").on(a)
+		p := expectProblem(r, http.StatusServiceUnavailable)
+		Expect(p["detail"]).To(ContainSubstring("shutting down"))
+		Expect(r.header.Get("Retry-After")).NotTo(BeEmpty())
+		Expect(req(http.MethodGet, "/tweets").on(a).status).To(Equal(http.StatusOK))
+		Expect(req(http.MethodPost, "/tweets").withJSON(tweetBody("still served")).on(a).status).To(Equal(http.StatusCreated))
+	})
+})
+
+var _ = Describe("small gaps", func() {
+	It("marks the POST /users response, the only copy of the API key, no-store", func() {
+		r := postJSON("/users", userBody("cached", "cached@example.com"))
+		Expect(r.status).To(Equal(http.StatusCreated))
+		Expect(r.header.Get("Cache-Control")).To(Equal("no-store"))
+		r = postJSON("/users", userBody("cached", "cached@example.com"))
+		Expect(r.status).To(Equal(http.StatusConflict))
+		Expect(r.header.Get("Cache-Control")).To(Equal("no-store"))
+	})
+
+	It("logs a panic with the request id, and answers 500", func() {
+		logged := &bytes.Buffer{}
+		a := httpapi.New(httpapi.Deps{
+			Tweets: panickingTweets{store.NewTweets(tdb.DB)}, Users: store.NewUsers(tdb.DB), DB: tdb.DB,
+			Logger: slog.New(slog.NewJSONHandler(logged, nil)),
+		})
+		r := req(http.MethodGet, "/tweets/1").with("X-Request-ID", "panic-trace-1").on(a)
+		expectProblem(r, http.StatusInternalServerError)
+		Expect(r.body).NotTo(ContainSubstring("bug in Get"), "the panic stays in the log")
+		Expect(logLines(logged)).To(ContainElement(SatisfyAll(
+			HaveKeyWithValue("msg", "panic"),
+			HaveKeyWithValue("request_id", "panic-trace-1"),
+			HaveKeyWithValue("panic", "bug in Get"),
+		)))
+	})
+})
+
+var _ = Describe("requests the server refuses before any handler", func() {
+	var (
+		logged *bytes.Buffer
+		a      *fiber.App
+	)
+
+	BeforeEach(func() {
+		logged = &bytes.Buffer{}
+		a = httpapi.New(httpapi.Deps{
+			Tweets: store.NewTweets(tdb.DB), Users: store.NewUsers(tdb.DB), DB: tdb.DB,
+			Logger: slog.New(slog.NewJSONHandler(logged, nil)),
+		})
+	})
+
+	It("answers oversized headers with a logged 431 problem", func() {
+		r := req(http.MethodGet, "/tweets").with("X-Padding", strings.Repeat("p", 16<<10)).onServer(a)
+		p := expectProblem(r, http.StatusRequestHeaderFieldsTooLarge)
+		Expect(p).To(HaveKeyWithValue("request_id", MatchRegexp(requestIDPattern.String())))
+		Expect(logLines(logged)).To(ContainElement(SatisfyAll(
+			HaveKeyWithValue("msg", "request refused"),
+			HaveKeyWithValue("status", BeNumerically("==", 431)),
+			HaveKeyWithValue("request_id", p["request_id"]),
+		)))
+	})
+
+	It("answers a body over 8 MiB with a logged 413 problem", func() {
+		r := req(http.MethodPost, "/tweets").withJSON(tweetBody(strings.Repeat("a", 9<<20))).onServer(a)
+		p := expectProblem(r, http.StatusRequestEntityTooLarge)
+		Expect(logLines(logged)).To(ContainElement(SatisfyAll(
+			HaveKeyWithValue("msg", "request"),
+			HaveKeyWithValue("status", BeNumerically("==", 413)),
+			HaveKeyWithValue("request_id", p["request_id"]),
+		)))
+	})
+})
+
+var _ = Describe("the request body budget", func() {
+	// A server on loopback: slow uploads need real connections.
+	var base string
+
+	BeforeEach(func() {
+		a := httpapi.New(httpapi.Deps{
+			Tweets: store.NewTweets(tdb.DB), Users: store.NewUsers(tdb.DB), DB: tdb.DB,
+			RequestTimeout: 3 * time.Second, // the wait for room, and each insert's budget
+		})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		Expect(err).NotTo(HaveOccurred())
+		go func() { _ = a.Listener(ln) }()
+		DeferCleanup(func() { _ = a.ShutdownWithTimeout(5 * time.Second) })
+		base = ln.Addr().String()
+	})
+
+	// prefix is more than fasthttp reads with the headers, so the handler
+	// starts and the body waits for room in the budget.
+	const prefix = `{"text":"x` + "                " // padded below to 16 KiB
+
+	type upload struct {
+		conn net.Conn
+		resp chan int // the status, once answered
+	}
+
+	// start sends the headers of a 1 MiB POST /tweets and its first 16 KiB,
+	// and reads the answer in the background.
+	start := func() upload {
+		GinkgoHelper()
+		c, err := net.Dial("tcp", base)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(c.Close)
+		head := fmt.Sprintf("POST /tweets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+			httpapi.MaxBodyBytes)
+		_, err = io.WriteString(c, head+prefix+strings.Repeat(" ", 16<<10-len(prefix)))
+		Expect(err).NotTo(HaveOccurred())
+		u := upload{conn: c, resp: make(chan int, 1)}
+		go func() {
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				u.resp <- 0
+				return
+			}
+			resp.Body.Close()
+			u.resp <- resp.StatusCode
+		}()
+		return u
+	}
+	// finish sends the rest of the body.
+	finish := func(u upload) {
+		GinkgoHelper()
+		rest := httpapi.MaxBodyBytes - 16<<10 - len(`"}`)
+		_, err := io.WriteString(u.conn, strings.Repeat(" ", rest)+`"}`)
+		Expect(err).NotTo(HaveOccurred())
+	}
+
+	It("holds at most the budget of bodies at once: one more waits, then gets 503; bodiless and small requests pass", func() {
+		slots := httpapi.BodyBudgetBytes / httpapi.MaxBodyBytes
+		var ups []upload
+		for range slots + 1 {
+			ups = append(ups, start())
+		}
+		By("exactly one upload finds no room and is refused after its wait")
+		refused := -1
+		Eventually(func() int {
+			for i, u := range ups {
+				select {
+				case st := <-u.resp:
+					Expect(refused).To(Equal(-1), "a second upload was answered")
+					Expect(st).To(Equal(http.StatusServiceUnavailable))
+					refused = i
+				default:
+				}
+			}
+			return refused
+		}).WithTimeout(10 * time.Second).WithPolling(20 * time.Millisecond).ShouldNot(Equal(-1))
+
+		By("requests without a body, or with a small one, need no room")
+		client := &http.Client{Timeout: 5 * time.Second}
+		resp, err := client.Get("http://" + base + "/tweets")
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		resp, err = client.Post("http://"+base+"/tweets", "application/json", strings.NewReader(`{"text":"small"}`))
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusCreated))
+
+		By("the others were waiting for their bodies all along, and complete")
+		for i, u := range ups {
+			if i == refused {
+				continue
+			}
+			Expect(u.resp).NotTo(Receive(), "upload %d was answered before its body was sent", i)
+			finish(u)
+			Eventually(u.resp).WithTimeout(10*time.Second).Should(Receive(Equal(http.StatusCreated)), "upload %d", i)
+		}
+		u := start()
+		finish(u)
+		Eventually(u.resp).WithTimeout(10*time.Second).Should(Receive(Equal(http.StatusCreated)), "the room is free again")
+	})
+})
+
+var _ = Describe("when the database stalls", func() {
+	It("answers 503 with Retry-After within the request budget, reports unready, and recovers without a restart", func() {
+		u := createUser("stalled", "stalled@example.com")
+		saved := createTweet("kept", u.APIKey)
+		proxy, db := tdb.Proxied()
+		const budget = time.Second
+		a := httpapi.New(httpapi.Deps{
+			Tweets: store.NewTweets(db), Users: store.NewUsers(db), DB: db, RequestTimeout: budget,
+		})
+		Expect(req(http.MethodGet, "/readyz").on(a).status).To(Equal(http.StatusOK))
+		Expect(req(http.MethodGet, tweetPath(saved.ID)).on(a).status).To(Equal(http.StatusOK))
+
+		proxy.Stall()
+		stalled := []request{
+			req(http.MethodGet, "/readyz"),
+			req(http.MethodGet, "/tweets"),
+			req(http.MethodGet, tweetPath(saved.ID)),
+			req(http.MethodPost, "/tweets").withJSON(tweetBody("during the stall")),
+			req(http.MethodPatch, tweetPath(saved.ID)).withJSON(tweetBody("x")).with("X-API-Key", u.APIKey),
+			req(http.MethodPost, "/users").withJSON(userBody("stall_user", "stall@example.com")),
+		}
+		type timed struct {
+			r       result
+			elapsed time.Duration
+		}
+		out := make([]timed, len(stalled))
+		var wg sync.WaitGroup
+		for i, rq := range stalled {
+			wg.Go(func() {
+				defer GinkgoRecover()
+				start := time.Now()
+				r := rq.on(a)
+				out[i] = timed{r, time.Since(start)}
+			})
+		}
+		wg.Wait()
+		for i, o := range out {
+			expectProblem(o.r, http.StatusServiceUnavailable)
+			Expect(o.r.header.Get("Retry-After")).To(MatchRegexp(`^[1-9][0-9]*$`))
+			// The budget plus scheduling slack on a busy machine, far below
+			// the 5 s the connect timeout or a second budget would add.
+			Expect(o.elapsed).To(BeNumerically("<", budget+2*time.Second), "%s %s", stalled[i].method, stalled[i].target)
+		}
+		Expect(req(http.MethodGet, "/healthz").on(a).status).To(Equal(http.StatusOK))
+
+		proxy.Resume()
+		Eventually(func() int {
+			return req(http.MethodGet, "/readyz").on(a).status
+		}).WithTimeout(15 * time.Second).WithPolling(50 * time.Millisecond).Should(Equal(http.StatusOK))
+		Eventually(func() int {
+			return req(http.MethodGet, tweetPath(saved.ID)).on(a).status
+		}).WithTimeout(15 * time.Second).WithPolling(50 * time.Millisecond).Should(Equal(http.StatusOK))
+		r := req(http.MethodPost, "/tweets").withJSON(tweetBody("after the stall")).with("X-API-Key", u.APIKey).on(a)
+		Expect(r.status).To(Equal(http.StatusCreated), "%s", r)
+	})
+})

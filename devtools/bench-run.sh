@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Inside the bench container (see compose.bench.yml): build the API, the
+# floor server and the load generator, start both servers on 127.0.0.1, load
+# them in turn with devtools/loadgen, and stop them however the run ends.
+set -euo pipefail
+
+mkdir -p /tmp/bench
+go build -o /tmp/bench/api ./app/cmd/api
+go build -o /tmp/bench/floor ./devtools/floor
+go build -o /tmp/bench/loadgen ./devtools/loadgen
+/tmp/bench/api migrate up >/dev/null
+
+pids=()
+stop() {
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop EXIT
+
+# The API with its shipped defaults, access log included (to a file);
+# API_ENV="DB_MAX_OPEN_CONNS=4 ..." overrides.
+# shellcheck disable=SC2086
+env PORT=5300 ${API_ENV:-} /tmp/bench/api serve >/tmp/bench/api.log 2>&1 &
+pids+=($!)
+# The floor gets the API's pool size, unless FLOOR_CONNS says otherwise.
+floor_args=(-addr 127.0.0.1:5301)
+if [ -n "${FLOOR_CONNS:-}" ]; then floor_args+=(-conns "$FLOOR_CONNS"); fi
+/tmp/bench/floor "${floor_args[@]}" >/tmp/bench/floor.log 2>&1 &
+pids+=($!)
+
+for url in http://127.0.0.1:5300/readyz http://127.0.0.1:5301/tweets/1; do
+	for _ in $(seq 100); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' "$url" || true)
+		case $code in 200|404) break ;; esac
+		sleep 0.1
+	done
+done
+
+/tmp/bench/loadgen -url http://127.0.0.1:5300 -floor http://127.0.0.1:5301 \
+	-duration "$DURATION" -rounds "$ROUNDS" -concurrency "$CONCURRENCY" || {
+	status=$?
+	echo "--- api log (tail)"; tail -n 20 /tmp/bench/api.log
+	echo "--- floor log (tail)"; tail -n 20 /tmp/bench/floor.log
+	exit "$status"
+}

@@ -1,0 +1,318 @@
+// Command floor is the benchmark's reference point: a minimal net/http
+// server on pgxpool with prepared statements, running the same SQL as the
+// API (the same author join, the same API key lookup, the same conditional
+// update) on the same database. `make bench` loads it and the API in turn;
+// the API's share of the floor's throughput is the figure that matters.
+//
+//	DATABASE_URL=postgres://... go run ./devtools/floor -addr 127.0.0.1:5301
+//
+// It serves only what the benchmark calls: GET /tweets/{id}, GET /tweets
+// (limit, after_id), POST /tweets and PATCH /tweets/{id}, with minimal
+// validation. It is not a second implementation of the API.
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// The API's statements, text for text: the hot ones as app/store prepares
+// them, the list as Bun writes it with its values as parameters. pgx
+// prepares each once per connection.
+const (
+	getTweet = `SELECT t.id, t.text, t.user_id, t.created_at, t.updated_at, u.username
+FROM tweets t LEFT JOIN users u ON u.id = t.user_id WHERE t.id = $1`
+	listTweets = `SELECT "t"."id", "t"."text", "t"."user_id", "t"."created_at", "t"."updated_at", ` +
+		`"user"."id" AS "user__id", "user"."username" AS "user__username" ` +
+		`FROM "tweets" AS "t" LEFT JOIN "users" AS "user" ON ("user"."id" = "t"."user_id") ` +
+		`WHERE (t.xid < ` + horizon + `) %s ORDER BY t.xid ASC, t.id ASC LIMIT $1`
+	authUser    = `SELECT id, username, email, api_key_hash, created_at FROM users WHERE api_key_hash = $1`
+	insertTweet = `INSERT INTO tweets (text, user_id) VALUES ($1, $2) RETURNING id, created_at, updated_at`
+	updateTweet = `UPDATE tweets SET text = $1, updated_at = clock_timestamp()
+WHERE id = $2 AND (user_id IS NULL OR user_id = $3) RETURNING user_id, created_at, updated_at`
+	ownerOf = `SELECT user_id FROM tweets WHERE id = $1`
+
+	// The list's visibility horizon and cursor position, as app/store writes them.
+	horizon = `(SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
+	FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+	WHERE xid(x) NOT IN (SELECT a.backend_xid FROM pg_stat_get_activity(NULL) AS a
+		WHERE a.backend_xid IS NOT NULL
+		AND (a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())
+			OR a.backend_type = 'autovacuum worker')))`
+	afterPosition = `AND ((t.xid, t.id) > (SELECT coalesce(c.xid, '0'), coalesce(c.id, 0) FROM (SELECT) AS one
+	LEFT JOIN LATERAL (SELECT xid, id FROM tweets WHERE id <= $2 ORDER BY id DESC LIMIT 1) AS c ON true))`
+)
+
+// The first page has no cursor, as in the API.
+var (
+	listFirst = fmt.Sprintf(listTweets, "")
+	listAfter = fmt.Sprintf(listTweets, afterPosition)
+)
+
+type author struct {
+	ID       int64  `json:"id"`
+	Username string `json:"username"`
+}
+
+type tweet struct {
+	ID        int64     `json:"id"`
+	Text      string    `json:"text"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	User      *author   `json:"user"`
+}
+
+type server struct{ pool *pgxpool.Pool }
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:5301", "listen address (loopback)")
+	conns := flag.Int("conns", max(4, 4*runtime.GOMAXPROCS(0)), "pool size, kept open")
+	flag.Parse()
+	if err := run(*addr, *conns); err != nil {
+		log.Fatal("floor: ", err)
+	}
+}
+
+func run(addr string, conns int) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host != "127.0.0.1" {
+		return fmt.Errorf("-addr must be on 127.0.0.1, got %q", addr)
+	}
+	cfg, err := pgxpool.ParseConfig(os.Getenv("DATABASE_URL"))
+	if err != nil {
+		return err
+	}
+	cfg.MaxConns, cfg.MinConns = int32(conns), int32(conns)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	s := server{pool: pool}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /tweets/{id}", s.get)
+	mux.HandleFunc("GET /tweets", s.list)
+	mux.HandleFunc("POST /tweets", s.create)
+	mux.HandleFunc("PATCH /tweets/{id}", s.update)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Shutdown(context.Background())
+	}()
+	log.Printf("floor: serving on %s with %d connections", addr, conns)
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func scanTweet(row pgx.Row) (tweet, error) {
+	var (
+		t        tweet
+		userID   *int64
+		authorID *int64
+		username *string
+	)
+	err := row.Scan(&t.ID, &t.Text, &userID, &t.CreatedAt, &t.UpdatedAt, &authorID, &username)
+	if authorID != nil && username != nil {
+		t.User = &author{ID: *authorID, Username: *username}
+	}
+	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	return t, err
+}
+
+func (s server) get(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		http.Error(w, "bad id", http.StatusBadRequest)
+		return
+	}
+	var (
+		t        tweet
+		userID   *int64
+		username *string
+	)
+	err = s.pool.QueryRow(r.Context(), getTweet, id).Scan(&t.ID, &t.Text, &userID, &t.CreatedAt, &t.UpdatedAt, &username)
+	if userID != nil && username != nil {
+		t.User = &author{ID: *userID, Username: *username}
+	}
+	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	if reply(w, err) {
+		writeJSON(w, http.StatusOK, t)
+	}
+}
+
+func (s server) list(w http.ResponseWriter, r *http.Request) {
+	limit, after := int64(50), int64(0)
+	if v := r.URL.Query().Get("limit"); v != "" {
+		limit, _ = strconv.ParseInt(v, 10, 64)
+	}
+	if v := r.URL.Query().Get("after_id"); v != "" {
+		after, _ = strconv.ParseInt(v, 10, 64)
+	}
+	query, args := listFirst, []any{limit + 1}
+	if after > 0 {
+		query, args = listAfter, []any{limit + 1, after}
+	}
+	rows, err := s.pool.Query(r.Context(), query, args...)
+	if !reply(w, err) {
+		return
+	}
+	out := make([]tweet, 0, limit+1)
+	for rows.Next() {
+		t, err := scanTweet(rows)
+		if !reply(w, err) {
+			rows.Close()
+			return
+		}
+		out = append(out, t)
+	}
+	if !reply(w, rows.Err()) {
+		return
+	}
+	if int64(len(out)) > limit {
+		out = out[:limit]
+		w.Header().Set("Link", fmt.Sprintf(`</tweets?limit=%d&after_id=%d>; rel="next"`, limit, out[len(out)-1].ID))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// actor returns the owner of X-API-Key, nil without one; ok is false when
+// a response has been written.
+func (s server) actor(w http.ResponseWriter, r *http.Request) (*author, bool) {
+	key := r.Header.Get("X-API-Key")
+	if key == "" {
+		return nil, true
+	}
+	sum := sha256.Sum256([]byte(key))
+	var (
+		a       author
+		email   string
+		hash    []byte
+		created time.Time
+	)
+	err := s.pool.QueryRow(r.Context(), authUser, sum[:]).Scan(&a.ID, &a.Username, &email, &hash, &created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		http.Error(w, "unknown key", http.StatusUnauthorized)
+		return nil, false
+	}
+	return &a, reply(w, err)
+}
+
+func readText(w http.ResponseWriter, r *http.Request) (string, bool) {
+	var body struct {
+		Text string `json:"text"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&body); err != nil || body.Text == "" {
+		http.Error(w, "bad body", http.StatusUnprocessableEntity)
+		return "", false
+	}
+	return body.Text, true
+}
+
+func (s server) create(w http.ResponseWriter, r *http.Request) {
+	text, ok := readText(w, r)
+	if !ok {
+		return
+	}
+	a, ok := s.actor(w, r)
+	if !ok {
+		return
+	}
+	var userID *int64
+	if a != nil {
+		userID = &a.ID
+	}
+	t := tweet{Text: text}
+	err := s.pool.QueryRow(r.Context(), insertTweet, text, userID).Scan(&t.ID, &t.CreatedAt, &t.UpdatedAt)
+	if !reply(w, err) {
+		return
+	}
+	t.User = a
+	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	w.Header().Set("Location", "/tweets/"+strconv.FormatInt(t.ID, 10))
+	writeJSON(w, http.StatusCreated, t)
+}
+
+func (s server) update(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		http.Error(w, "bad id", http.StatusBadRequest)
+		return
+	}
+	text, ok := readText(w, r)
+	if !ok {
+		return
+	}
+	a, ok := s.actor(w, r)
+	if !ok {
+		return
+	}
+	var actorID *int64
+	if a != nil {
+		actorID = &a.ID
+	}
+	t := tweet{ID: id, Text: text}
+	var uid *int64
+	err = s.pool.QueryRow(r.Context(), updateTweet, text, id, actorID).Scan(&uid, &t.CreatedAt, &t.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// As the API: look up why nothing matched.
+		var owner *int64
+		err = s.pool.QueryRow(r.Context(), ownerOf, id).Scan(&owner)
+		if reply(w, err) {
+			http.Error(w, "forbidden", http.StatusForbidden)
+		}
+		return
+	}
+	if !reply(w, err) {
+		return
+	}
+	if uid != nil {
+		t.User = a
+	}
+	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	writeJSON(w, http.StatusOK, t)
+}
+
+// reply writes the error's status and reports whether err was nil.
+func reply(w http.ResponseWriter, err error) bool {
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, pgx.ErrNoRows):
+		http.Error(w, "not found", http.StatusNotFound)
+	default:
+		log.Print(err)
+		http.Error(w, "error", http.StatusInternalServerError)
+	}
+	return false
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"time"
+)
+
+// compare loads the API and the floor server with the same scenarios,
+// alternating them (API, floor, API, floor...) so that drift on a shared
+// machine falls on both, and prints each scenario's figures side by side.
+// Both servers use the same database, so the setup made through the API
+// (a user, its key, 1000 tweets with that author) serves both.
+func compare(api, floor string, d time.Duration, conc, rounds int) error {
+	setupClient := newClient(16)
+	key, ids, err := setUpN(setupClient, api, 1000)
+	if err != nil {
+		return fmt.Errorf("set up: %w", err)
+	}
+	randomID := func() int64 { return ids[rand.IntN(len(ids))] }
+	// A page of 100 that starts at a random seeded tweet and stays inside
+	// them, so every row has its author.
+	randomPage := func() int64 { return ids[rand.IntN(len(ids)-100)] - 1 }
+	scenarios := func(base string) []scenario {
+		return []scenario{
+			{"GET /tweets/{random id}", func(c *http.Client) (int, int64, error) {
+				return expect(http.StatusOK)(call(c, http.MethodGet, fmt.Sprintf("%s/tweets/%d", base, randomID()), "", ""))
+			}},
+			{"POST /tweets with key", func(c *http.Client) (int, int64, error) {
+				return expect(http.StatusCreated)(call(c, http.MethodPost, base+"/tweets", `{"text":"bench tweet"}`, key))
+			}},
+			{"GET /tweets?limit=100", func(c *http.Client) (int, int64, error) {
+				return expect(http.StatusOK)(call(c, http.MethodGet, fmt.Sprintf("%s/tweets?limit=100&after_id=%d", base, randomPage()), "", ""))
+			}},
+			{"PATCH /tweets/{id} with key", func(c *http.Client) (int, int64, error) {
+				body := fmt.Sprintf(`{"text":"patched %d"}`, rand.IntN(1e6))
+				return expect(http.StatusOK)(call(c, http.MethodPatch, fmt.Sprintf("%s/tweets/%d", base, randomID()), body, key))
+			}},
+		}
+	}
+	targets := []struct {
+		name      string
+		client    *http.Client
+		scenarios []scenario
+	}{
+		{"api", newClient(conc), scenarios(api)},
+		{"floor", newClient(conc), scenarios(floor)},
+	}
+	n := len(targets[0].scenarios)
+	all := make([][2]result, n)
+
+	fmt.Printf("bench: API %s vs floor %s, %d clients, %s per run, %d rounds (API and floor alternate)\n",
+		api, floor, conc, d, rounds)
+	// Warm both: connections, caches, the runtime.
+	for _, t := range targets {
+		for _, s := range t.scenarios {
+			measure(t.client, s, conc, d/5)
+		}
+	}
+	for round := 1; round <= rounds; round++ {
+		for i := range n {
+			for ti, t := range targets {
+				r := measure(t.client, t.scenarios[i], conc, d)
+				fmt.Printf("  round %d  %-28s %-5s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d\n",
+					round, t.scenarios[i].name, t.name, rate(r), pct(r.latencies, 50), pct(r.latencies, 99), r.failures)
+				all[i][ti].latencies = append(all[i][ti].latencies, r.latencies...)
+				all[i][ti].failures += r.failures
+				all[i][ti].elapsed += r.elapsed
+			}
+		}
+	}
+
+	fmt.Printf("\n%-28s %9s %9s %6s %8s %8s %8s %8s %6s %7s\n", "scenario",
+		"api req/s", "floor", "ratio", "api p50", "floor", "api p99", "floor", "ratio", "errors")
+	failed := 0
+	for i := range n {
+		a, f := all[i][0], all[i][1]
+		fmt.Printf("%-28s %9.0f %9.0f %5.2fx %8.2f %8.2f %8.2f %8.2f %5.2fx %3d/%-3d\n", targets[0].scenarios[i].name,
+			rate(a), rate(f), rate(a)/rate(f),
+			pct(a.latencies, 50), pct(f.latencies, 50), pct(a.latencies, 99), pct(f.latencies, 99),
+			pct(a.latencies, 99)/pct(f.latencies, 99), a.failures, f.failures)
+		failed += a.failures + f.failures
+	}
+	fmt.Println("\nratio: API / floor (req/s higher is better; p99 lower is better); latencies in ms")
+	if failed > 0 {
+		return fmt.Errorf("%d requests failed", failed)
+	}
+	return nil
+}
+
+func rate(r result) float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(len(r.latencies)) / r.elapsed.Seconds()
+}
+
+// expect turns a status other than want into an error, so it counts as one.
+func expect(want int) func(int, int64, error) (int, int64, error) {
+	return func(status int, id int64, err error) (int, int64, error) {
+		if err == nil && status != want {
+			err = fmt.Errorf("status %d, want %d", status, want)
+		}
+		return status, 0, err
+	}
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# make memory-check: the release image under 200 concurrent slow 1 MiB
+# uploads (devtools/slowupload) while other clients keep making ordinary
+# requests. Prints the API's peak resident memory and fails when it reaches
+# LIMIT_MIB (150) or an ordinary request fails. Traffic stays on loopback;
+# everything is removed at the end, pass or fail.
+#
+#   UPLOADS=200 OVER=3s LIMIT_MIB=150 make memory-check
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+IMAGE=${IMAGE:-twitter-api:latest}
+LIMIT_MIB=${LIMIT_MIB:-150}
+run_id=memcheck-$$-$RANDOM
+net=twitter-api-$run_id db=twitter-api-$run_id-db api=twitter-api-$run_id-api
+password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+dsn="postgres://mem:$password@$db:5432/mem?sslmode=disable"
+
+sampler=
+cleanup() {
+	[[ -z "$sampler" ]] || kill "$sampler" 2>/dev/null || true
+	docker rm -f "$api" "$db" >/dev/null 2>&1 || true
+	docker network rm "$net" >/dev/null 2>&1 || true
+	rm -f "/tmp/$run_id.peak"
+}
+trap cleanup EXIT
+fail() { echo "memory-check: FAIL: $*" >&2; docker logs --tail 20 "$api" 2>&1 | sed 's/^/  api| /' >&2 || true; exit 1; }
+wait_for() { # seconds, description, command...
+	local until=$((SECONDS + $1)) what=$2; shift 2
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < until)) || fail "timed out waiting for $what"
+		sleep 0.2
+	done
+}
+
+docker network create "$net" >/dev/null
+docker run -d --name "$db" --network "$net" \
+	-e POSTGRES_USER=mem -e POSTGRES_PASSWORD="$password" -e POSTGRES_DB=mem postgres:17 >/dev/null
+wait_for 60 "PostgreSQL" docker exec "$db" pg_isready -U mem -d mem
+docker run --rm --network "$net" -e DATABASE_URL="$dsn" "$IMAGE" migrate up >/dev/null
+docker run -d --name "$api" --network "$net" -e DATABASE_URL="$dsn" -e LOG_LEVEL=error \
+	-p 127.0.0.1::5000 "$IMAGE" >/dev/null
+port=$(docker port "$api" 5000/tcp | head -n 1 | sed 's/.*://')
+wait_for 30 "/readyz" curl -fsS "http://127.0.0.1:$port/readyz"
+
+# Peak resident memory: the kernel's high-water mark (VmHWM) when this host
+# sees the container's process, else the highest of docker stats samples.
+pid=$(docker inspect -f '{{.State.Pid}}' "$api")
+rss_kib() { awk "/^$1:/ {print \$2}" "/proc/$pid/status" 2>/dev/null; }
+if [[ -n "$(rss_kib VmHWM)" ]]; then
+	echo "memory-check: API resident memory before the load: $(( $(rss_kib VmRSS) / 1024 )) MiB"
+	peak() { echo $(( $(rss_kib VmHWM) / 1024 )); }
+else
+	echo 0 >"/tmp/$run_id.peak"
+	(
+		while :; do
+			m=$(docker stats --no-stream --format '{{.MemUsage}}' "$api" | awk '{print $1}')
+			mib=$(awk -v m="$m" 'BEGIN { v = m + 0; if (m ~ /GiB/) v *= 1024; else if (m ~ /KiB/) v /= 1024; printf "%d", v }')
+			(( mib > $(cat "/tmp/$run_id.peak") )) && echo "$mib" >"/tmp/$run_id.peak"
+		done
+	) &
+	sampler=$!
+	peak() { cat "/tmp/$run_id.peak"; }
+fi
+
+args=(-url "http://127.0.0.1:$port" -uploads "${UPLOADS:-200}" -size $((1 << 20)) -over "${OVER:-3s}")
+status=0
+if command -v go >/dev/null 2>&1; then
+	go run ./devtools/slowupload "${args[@]}" || status=$?
+else
+	uid=${HOST_UID:-$(id -u)}
+	docker run --rm --network host -u "$uid:${HOST_GID:-$(id -g)}" -v "$PWD:/src" -w /src \
+		-v "twitter-api-gomod-$uid:/go/pkg/mod" -v "twitter-api-gocache-$uid:/cache" \
+		"${DEV_IMAGE:-twitter-api-dev}" go run ./devtools/slowupload "${args[@]}" || status=$?
+fi
+peak_mib=$(peak)
+echo "memory-check: API peak resident memory: $peak_mib MiB (limit $LIMIT_MIB MiB)"
+((status == 0)) || fail "ordinary requests failed during the uploads"
+((peak_mib < LIMIT_MIB)) || fail "peak resident memory $peak_mib MiB is not below $LIMIT_MIB MiB"
+echo "memory-check: PASS"
