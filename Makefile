@@ -17,13 +17,15 @@ DEBUG_PORT    ?= 2345
 POSTGRES_USER ?= twitter
 POSTGRES_DB   ?= twitter
 IMAGE         ?= twitter-api:latest
+# LB_PORT: the load balancer of make replicas-test, on 127.0.0.1.
+LB_PORT       ?= 5233
 VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # Containers run as you, so files they write into the tree are yours.
 HOST_UID      ?= $(shell id -u)
 HOST_GID      ?= $(shell id -g)
 # Compose project names; CI uses its own so it never touches your stack.
 PROJECT       ?= twitter-api
-export API_PORT DB_PORT DEBUG_PORT HOST_UID HOST_GID IMAGE VERSION PROJECT
+export API_PORT DB_PORT DEBUG_PORT HOST_UID HOST_GID IMAGE VERSION PROJECT LB_PORT
 
 DEV  := docker compose -p $(PROJECT) -f compose.dev.yml
 # The dev stack with the API under Delve (compose.debug.yml changes only api).
@@ -199,6 +201,18 @@ pagecheck: ## Check on the dev stack that following Link sees each committed twe
 	@POSTGRES_USER=$(POSTGRES_USER) POSTGRES_PASSWORD=$(or $(POSTGRES_PASSWORD),twitter) \
 		POSTGRES_DB=$(POSTGRES_DB) bash devtools/pagecheck.sh
 
+##@ Deploying
+
+.PHONY: k8s-check
+k8s-check: ## Render deploy/k8s overlays, decode strictly, check policies (offline)
+	$(ensure-volumes)
+	@bash devtools/k8s-check.sh
+
+.PHONY: replicas-test
+replicas-test: image ## 3 replicas behind a balancer: racing migrations, rolling restart, SIGKILL
+	$(ensure-volumes)
+	@bash devtools/replicas-test.sh
+
 ##@ Benchmarks
 
 .PHONY: bench-reload
@@ -231,4 +245,4 @@ clean: ## Remove containers, the dev database volume and build output (keeps Go 
 .PHONY: clean-all
 clean-all: clean ## Also remove the Go module and build caches and built images
 	-docker volume rm $(CACHE_VOLUMES)
-	-docker image rm $(IMAGE) $(or $(DEV_IMAGE),twitter-api-dev) $(or $(TEST_IMAGE),twitter-api-test) $(or $(VULN_IMAGE),twitter-api-vuln)
+	-docker image rm $(IMAGE) $(or $(DEV_IMAGE),twitter-api-dev) $(or $(TEST_IMAGE),twitter-api-test) $(or $(VULN_IMAGE),twitter-api-vuln) $(or $(LB_IMAGE),$(PROJECT)-lb)

@@ -4,6 +4,9 @@
 //
 //	go run ./devtools/loadgen -url http://127.0.0.1:5000 -duration 10s -concurrency 16
 //
+// With -soak it instead keeps a steady mix of reads and creates going, in
+// phases a driving script advances with SIGUSR1 (see devtools/replicas-test.sh).
+//
 // With -floor it compares the API with the floor server (devtools/floor)
 // instead, scenario by scenario, alternating the two; see compare.go.
 //
@@ -23,6 +26,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -44,6 +48,12 @@ func run(args []string) error {
 	base := fs.String("url", "http://127.0.0.1:5000", "API base URL (loopback only)")
 	duration := fs.Duration("duration", 10*time.Second, "time per scenario")
 	conc := fs.Int("concurrency", 16, "concurrent clients")
+	soakMode := fs.Bool("soak", false, "steady mixed load in phases until SIGTERM or -max-duration")
+	rate := fs.Int("rate", 100, "-soak: requests per second")
+	phases := fs.String("phases", "load", "-soak: phase names; SIGUSR1 moves to the next")
+	maxDur := fs.Duration("max-duration", 3*time.Minute, "-soak: stop after this long in any case")
+	idsOut := fs.String("ids-out", "", "-soak: write the ids of acknowledged creates here")
+	readyOut := fs.String("ready-file", "", "-soak: create this file once the load is on")
 	floor := fs.String("floor", "", "floor server URL: compare the API with it (loopback only)")
 	rounds := fs.Int("rounds", 2, "with -floor: rounds of API then floor per scenario")
 	if err := fs.Parse(args); err != nil {
@@ -65,6 +75,13 @@ func run(args []string) error {
 		return compare(*base, *floor, *duration, *conc, *rounds)
 	}
 	client := newClient(*conc)
+	if *soakMode {
+		if *maxDur > 10*time.Minute || *rate < 1 || *rate > 2000 {
+			return errors.New("-max-duration is at most 10m and -rate 1 to 2000")
+		}
+		return soak(client, soakOptions{base: *base, rate: *rate, conc: *conc,
+			phases: strings.Split(*phases, ","), maxDur: *maxDur, idsOut: *idsOut, readyOut: *readyOut})
+	}
 
 	key, ids, err := setUp(client, *base)
 	if err != nil {

@@ -1,0 +1,412 @@
+package check_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/twitter-api/twitter-api/deploy/k8s/check"
+)
+
+const (
+	overlaysDir = "../overlays"
+	// The API's routes: probe paths must be among them.
+	routesFile = "../../../app/httpapi/routes.go"
+	// The service's configuration, with the limits it puts on the shutdown timings.
+	configFile = "../../../app/config/config.go"
+	// The PostgreSQL port, the only one the pods may reach besides DNS.
+	postgresPort = 5432
+)
+
+// overlays are found on disk, so a new overlay is checked without edits here.
+func overlays() []string {
+	entries, err := os.ReadDir(overlaysDir)
+	if err != nil {
+		panic(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		panic("no overlays in " + overlaysDir)
+	}
+	return names
+}
+
+// rendered is one overlay's objects, by kind.
+type rendered struct {
+	deployment *appsv1.Deployment
+	job        *batchv1.Job
+	service    *corev1.Service
+	hpa        *autoscalingv2.HorizontalPodAutoscaler
+	pdb        *policyv1.PodDisruptionBudget
+	netpol     *networkingv1.NetworkPolicy
+	accounts   []*corev1.ServiceAccount
+}
+
+func load(overlay string) rendered {
+	GinkgoHelper()
+	out, err := check.Render(filepath.Join(overlaysDir, overlay))
+	Expect(err).NotTo(HaveOccurred())
+	objs, err := check.Decode(out)
+	Expect(err).NotTo(HaveOccurred(), "strict decoding of overlay %s", overlay)
+	var r rendered
+	one := func(have bool, obj runtime.Object) {
+		Expect(have).To(BeFalse(), "a second %T", obj)
+	}
+	for _, obj := range objs {
+		switch o := obj.(type) {
+		case *appsv1.Deployment:
+			one(r.deployment != nil, o)
+			r.deployment = o
+		case *batchv1.Job:
+			one(r.job != nil, o)
+			r.job = o
+		case *corev1.Service:
+			one(r.service != nil, o)
+			r.service = o
+		case *autoscalingv2.HorizontalPodAutoscaler:
+			one(r.hpa != nil, o)
+			r.hpa = o
+		case *policyv1.PodDisruptionBudget:
+			one(r.pdb != nil, o)
+			r.pdb = o
+		case *networkingv1.NetworkPolicy:
+			one(r.netpol != nil, o)
+			r.netpol = o
+		case *corev1.ServiceAccount:
+			r.accounts = append(r.accounts, o)
+		default:
+			// A Secret above all: credentials are never part of the manifests.
+			Fail(fmt.Sprintf("unexpected object %T in overlay %s", obj, overlay))
+		}
+	}
+	for name, present := range map[string]bool{
+		"Deployment": r.deployment != nil, "Job": r.job != nil, "Service": r.service != nil,
+		"HorizontalPodAutoscaler": r.hpa != nil, "PodDisruptionBudget": r.pdb != nil,
+		"NetworkPolicy": r.netpol != nil,
+	} {
+		Expect(present).To(BeTrue(), "overlay %s has no %s", overlay, name)
+	}
+	return r
+}
+
+func envValue(c corev1.Container, name string) (corev1.EnvVar, bool) {
+	for _, e := range c.Env {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return corev1.EnvVar{}, false
+}
+
+func duration(c corev1.Container, name string) time.Duration {
+	GinkgoHelper()
+	e, ok := envValue(c, name)
+	Expect(ok).To(BeTrue(), "container %s sets no %s", c.Name, name)
+	d, err := time.ParseDuration(e.Value)
+	Expect(err).NotTo(HaveOccurred(), "%s=%q", name, e.Value)
+	Expect(d).To(BeNumerically(">", 0), name)
+	return d
+}
+
+// expectLockedDown asserts the pod-level and container-level hardening.
+func expectLockedDown(pod corev1.PodSpec) {
+	GinkgoHelper()
+	psc := pod.SecurityContext
+	Expect(psc).NotTo(BeNil(), "pod securityContext")
+	Expect(psc.RunAsNonRoot).To(HaveValue(BeTrue()), "pod runAsNonRoot")
+	if psc.RunAsUser != nil {
+		Expect(*psc.RunAsUser).NotTo(BeZero(), "pod runAsUser")
+	}
+	Expect(pod.AutomountServiceAccountToken).To(HaveValue(BeFalse()), "no API token in the pod")
+	Expect(pod.HostNetwork || pod.HostPID || pod.HostIPC).To(BeFalse())
+	podSeccomp := psc.SeccompProfile != nil && psc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault
+	Expect(pod.InitContainers).To(BeEmpty())
+	Expect(pod.Containers).NotTo(BeEmpty())
+	for _, c := range pod.Containers {
+		sc := c.SecurityContext
+		Expect(sc).NotTo(BeNil(), "container %s securityContext", c.Name)
+		if sc.RunAsNonRoot != nil {
+			Expect(*sc.RunAsNonRoot).To(BeTrue(), c.Name)
+		}
+		if sc.RunAsUser != nil {
+			Expect(*sc.RunAsUser).NotTo(BeZero(), c.Name)
+		}
+		Expect(sc.ReadOnlyRootFilesystem).To(HaveValue(BeTrue()), "%s readOnlyRootFilesystem", c.Name)
+		Expect(sc.AllowPrivilegeEscalation).To(HaveValue(BeFalse()), "%s allowPrivilegeEscalation", c.Name)
+		Expect(sc.Privileged == nil || !*sc.Privileged).To(BeTrue(), "%s privileged", c.Name)
+		Expect(sc.Capabilities).NotTo(BeNil(), c.Name)
+		Expect(sc.Capabilities.Drop).To(ContainElement(corev1.Capability("ALL")), "%s drops ALL", c.Name)
+		Expect(sc.Capabilities.Add).To(BeEmpty(), c.Name)
+		if sc.SeccompProfile != nil {
+			Expect(sc.SeccompProfile.Type).To(Equal(corev1.SeccompProfileTypeRuntimeDefault), c.Name)
+		} else {
+			Expect(podSeccomp).To(BeTrue(), "%s has no RuntimeDefault seccomp profile", c.Name)
+		}
+	}
+}
+
+// expectSized asserts requests and limits for CPU and memory, request <= limit.
+func expectSized(c corev1.Container) {
+	GinkgoHelper()
+	for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		req, ok := c.Resources.Requests[res]
+		Expect(ok).To(BeTrue(), "%s requests %s", c.Name, res)
+		lim, ok := c.Resources.Limits[res]
+		Expect(ok).To(BeTrue(), "%s limits %s", c.Name, res)
+		Expect(req.Cmp(lim)).To(BeNumerically("<=", 0), "%s: %s request above its limit", c.Name, res)
+		Expect(req.IsZero()).To(BeFalse(), "%s: zero %s request", c.Name, res)
+	}
+}
+
+// expectDatabaseFromSecret asserts DATABASE_URL comes from a Secret and no
+// connection string is written anywhere in the container's environment.
+func expectDatabaseFromSecret(c corev1.Container) {
+	GinkgoHelper()
+	e, ok := envValue(c, "DATABASE_URL")
+	Expect(ok).To(BeTrue(), "%s has no DATABASE_URL", c.Name)
+	Expect(e.Value).To(BeEmpty(), "%s: DATABASE_URL written inline", c.Name)
+	Expect(e.ValueFrom).NotTo(BeNil())
+	Expect(e.ValueFrom.SecretKeyRef).NotTo(BeNil(), "%s: DATABASE_URL not from a Secret", c.Name)
+	Expect(e.ValueFrom.SecretKeyRef.Name).NotTo(BeEmpty())
+	Expect(e.ValueFrom.SecretKeyRef.Optional == nil || !*e.ValueFrom.SecretKeyRef.Optional).To(BeTrue(), "an optional Secret")
+	for _, e := range c.Env {
+		Expect(strings.ToLower(e.Value)).NotTo(ContainSubstring("postgres"), "%s: %s looks like a connection string", c.Name, e.Name)
+	}
+	Expect(c.EnvFrom).To(BeEmpty())
+}
+
+// containerPort resolves a probe or Service port against the container's ports.
+func containerPort(c corev1.Container, p intstr.IntOrString) int32 {
+	GinkgoHelper()
+	for _, cp := range c.Ports {
+		if (p.Type == intstr.String && cp.Name == p.StrVal) || (p.Type == intstr.Int && cp.ContainerPort == p.IntVal) {
+			return cp.ContainerPort
+		}
+	}
+	Fail(fmt.Sprintf("port %s is not a port of container %s", p.String(), c.Name))
+	return 0
+}
+
+func selects(sel map[string]string, podLabels map[string]string) bool {
+	return len(sel) > 0 && labels.SelectorFromSet(sel).Matches(labels.Set(podLabels))
+}
+
+func imageTag(image string) string {
+	if i := strings.Index(image, "@"); i >= 0 {
+		return image[i:] // a digest pins best of all
+	}
+	slash := strings.LastIndex(image, "/")
+	if i := strings.LastIndex(image, ":"); i > slash {
+		return image[i+1:]
+	}
+	return ""
+}
+
+var _ = Describe("imageTag", func() {
+	It("reads tags, digests and their absence", func() {
+		Expect(imageTag("registry.example.com:5000/twitter-api:v1.2.3")).To(Equal("v1.2.3"))
+		Expect(imageTag("registry.example.com:5000/twitter-api")).To(Equal(""))
+		Expect(imageTag("twitter-api:latest")).To(Equal("latest"))
+		Expect(imageTag("twitter-api@sha256:abc")).To(Equal("@sha256:abc"))
+	})
+})
+
+var _ = Describe("Overlay", func() {
+	var routes map[string]bool
+	BeforeEach(func() {
+		src, err := os.ReadFile(routesFile)
+		Expect(err).NotTo(HaveOccurred())
+		routes, err = check.GetRoutes(src)
+		Expect(err).NotTo(HaveOccurred())
+	})
+
+	for _, overlay := range overlays() {
+		Describe(overlay, Ordered, ContinueOnFailure, func() {
+			var r rendered
+			var api corev1.Container
+			BeforeAll(func() {
+				r = load(overlay)
+				Expect(r.deployment.Spec.Template.Spec.Containers).To(HaveLen(1))
+				api = r.deployment.Spec.Template.Spec.Containers[0]
+			})
+
+			It("runs the API and the migration as non-root, read-only, without privileges", func() {
+				expectLockedDown(r.deployment.Spec.Template.Spec)
+				expectLockedDown(r.job.Spec.Template.Spec)
+			})
+
+			It("probes real GET routes: startup and liveness on /healthz, readiness on /readyz", func() {
+				Expect(api.StartupProbe).NotTo(BeNil(), "startup probe")
+				Expect(api.LivenessProbe).NotTo(BeNil(), "liveness probe")
+				Expect(api.ReadinessProbe).NotTo(BeNil(), "readiness probe")
+				Expect(api.LivenessProbe.HTTPGet).NotTo(BeNil())
+				Expect(api.ReadinessProbe.HTTPGet).NotTo(BeNil())
+				Expect(api.LivenessProbe.HTTPGet.Path).To(Equal("/healthz"))
+				Expect(api.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
+				for name, p := range map[string]*corev1.Probe{"startup": api.StartupProbe, "liveness": api.LivenessProbe, "readiness": api.ReadinessProbe} {
+					Expect(p.HTTPGet).NotTo(BeNil(), name)
+					Expect(routes).To(HaveKey(p.HTTPGet.Path), "%s probe path is no GET route of the API", name)
+					Expect(containerPort(api, p.HTTPGet.Port)).To(BeNumerically(">", 0))
+				}
+			})
+
+			It("gives a terminating pod more than SHUTDOWN_DELAY + SHUTDOWN_TIMEOUT", func() {
+				grace := r.deployment.Spec.Template.Spec.TerminationGracePeriodSeconds
+				Expect(grace).NotTo(BeNil(), "terminationGracePeriodSeconds")
+				need := duration(api, "SHUTDOWN_DELAY") + duration(api, "SHUTDOWN_TIMEOUT")
+				if api.Lifecycle != nil && api.Lifecycle.PreStop != nil {
+					// A preStop hook runs before SIGTERM, inside the same grace period.
+					Expect(api.Lifecycle.PreStop.Sleep).NotTo(BeNil(), "only a sleep preStop is counted")
+					need += time.Duration(api.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+				}
+				Expect(time.Duration(*grace)*time.Second).To(BeNumerically(">", need),
+					"grace %ds does not cover the delay plus the drain (%s)", *grace, need)
+			})
+
+			It("keeps the shutdown timings within what the service accepts", func() {
+				src, err := os.ReadFile(configFile)
+				Expect(err).NotTo(HaveOccurred())
+				consts, err := check.DurationConsts(src)
+				Expect(err).NotTo(HaveOccurred())
+				stop, ok := consts["StopGrace"]
+				if !ok {
+					Skip("app/config declares no StopGrace limit")
+				}
+				// The service refuses to start unless delay + drain + its
+				// abort grace stay below StopGrace.
+				total := duration(api, "SHUTDOWN_DELAY") + duration(api, "SHUTDOWN_TIMEOUT") + consts["AbortGrace"]
+				Expect(total).To(BeNumerically("<", stop), "the service would refuse SHUTDOWN_DELAY + SHUTDOWN_TIMEOUT")
+				grace := time.Duration(*r.deployment.Spec.Template.Spec.TerminationGracePeriodSeconds) * time.Second
+				Expect(grace).To(BeNumerically(">", total), "grace does not cover the abort grace too")
+			})
+
+			It("sets requests and limits on every container", func() {
+				expectSized(api)
+				for _, c := range r.job.Spec.Template.Spec.Containers {
+					expectSized(c)
+				}
+			})
+
+			It("reads DATABASE_URL from a Secret and ships none", func() {
+				expectDatabaseFromSecret(api)
+				for _, c := range r.job.Spec.Template.Spec.Containers {
+					expectDatabaseFromSecret(c)
+				}
+			})
+
+			It("rolls out without dropping capacity, spread over nodes", func() {
+				s := r.deployment.Spec.Strategy
+				Expect(s.Type).To(Equal(appsv1.RollingUpdateDeploymentStrategyType))
+				Expect(s.RollingUpdate).NotTo(BeNil())
+				Expect(s.RollingUpdate.MaxUnavailable).To(HaveValue(Equal(intstr.FromInt32(0))))
+				pod := r.deployment.Spec.Template
+				Expect(selects(r.deployment.Spec.Selector.MatchLabels, pod.Labels)).To(BeTrue())
+				Expect(pod.Spec.TopologySpreadConstraints).NotTo(BeEmpty())
+				keys := []string{}
+				for _, t := range pod.Spec.TopologySpreadConstraints {
+					Expect(t.LabelSelector).NotTo(BeNil())
+					Expect(selects(t.LabelSelector.MatchLabels, pod.Labels)).To(BeTrue(), "spread selector misses the pods")
+					keys = append(keys, t.TopologyKey)
+				}
+				Expect(keys).To(ContainElement("kubernetes.io/hostname"))
+			})
+
+			It("runs `migrate up` from the API's image in a Job that does not restart in place", func() {
+				spec := r.job.Spec.Template.Spec
+				Expect(spec.RestartPolicy).To(Equal(corev1.RestartPolicyNever))
+				Expect(spec.Containers).To(HaveLen(1))
+				Expect(spec.Containers[0].Image).To(Equal(api.Image))
+				Expect(spec.Containers[0].Command).To(BeEmpty(), "the image's entrypoint is the binary")
+				Expect(spec.Containers[0].Args).To(Equal([]string{"migrate", "up"}))
+				Expect(r.job.Spec.BackoffLimit).NotTo(BeNil())
+			})
+
+			It("routes the Service, the budget and the autoscaler to the API pods", func() {
+				pod := r.deployment.Spec.Template
+				Expect(selects(r.service.Spec.Selector, pod.Labels)).To(BeTrue(), "Service selector")
+				Expect(r.service.Spec.Ports).NotTo(BeEmpty())
+				for _, p := range r.service.Spec.Ports {
+					Expect(containerPort(api, p.TargetPort)).To(BeNumerically(">", 0))
+				}
+				Expect(selects(r.pdb.Spec.Selector.MatchLabels, pod.Labels)).To(BeTrue(), "PDB selector")
+				Expect(r.pdb.Spec.MaxUnavailable != nil || r.pdb.Spec.MinAvailable != nil).To(BeTrue())
+
+				Expect(r.hpa.Spec.ScaleTargetRef.Kind).To(Equal("Deployment"))
+				Expect(r.hpa.Spec.ScaleTargetRef.Name).To(Equal(r.deployment.Name))
+				Expect(r.hpa.Spec.MinReplicas).NotTo(BeNil())
+				Expect(r.hpa.Spec.MaxReplicas).To(BeNumerically(">=", *r.hpa.Spec.MinReplicas))
+				Expect(r.hpa.Spec.Metrics).To(ContainElement(Satisfy(func(m autoscalingv2.MetricSpec) bool {
+					return m.Type == autoscalingv2.ResourceMetricSourceType && m.Resource != nil && m.Resource.Name == corev1.ResourceCPU
+				})), "an HPA on CPU")
+				for _, sa := range r.accounts {
+					Expect(sa.AutomountServiceAccountToken).To(HaveValue(BeFalse()))
+				}
+			})
+
+			It("admits traffic only on the API port and lets out only PostgreSQL and DNS", func() {
+				np := r.netpol.Spec
+				Expect(selects(np.PodSelector.MatchLabels, r.deployment.Spec.Template.Labels)).To(BeTrue(), "the API pods")
+				Expect(selects(np.PodSelector.MatchLabels, r.job.Spec.Template.Labels)).To(BeTrue(), "the migration pods")
+				Expect(np.PolicyTypes).To(ConsistOf(networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress))
+				Expect(np.Ingress).NotTo(BeEmpty())
+				for _, rule := range np.Ingress {
+					Expect(rule.Ports).NotTo(BeEmpty(), "an ingress rule open on every port")
+					for _, p := range rule.Ports {
+						Expect(p.Port).NotTo(BeNil())
+						Expect(containerPort(api, *p.Port)).To(Equal(containerPort(api, intstr.FromString("http"))))
+					}
+				}
+				Expect(np.Egress).NotTo(BeEmpty())
+				for _, rule := range np.Egress {
+					Expect(rule.Ports).NotTo(BeEmpty(), "an egress rule open on every port")
+					for _, p := range rule.Ports {
+						Expect(p.Port).NotTo(BeNil())
+						Expect(p.EndPort).To(BeNil())
+						Expect([]int32{postgresPort, 53}).To(ContainElement(p.Port.IntVal), "egress to port %s", p.Port.String())
+					}
+				}
+			})
+
+			if overlay == "prod" {
+				It("runs three replicas of a pinned image, never :latest", func() {
+					Expect(r.deployment.Spec.Replicas).To(HaveValue(BeEquivalentTo(3)))
+					Expect(*r.hpa.Spec.MinReplicas).To(BeNumerically(">=", 3))
+					for _, c := range append(slices.Clone(r.deployment.Spec.Template.Spec.Containers), r.job.Spec.Template.Spec.Containers...) {
+						tag := imageTag(c.Image)
+						Expect(tag).NotTo(BeEmpty(), "%s: image %s has no tag", c.Name, c.Image)
+						Expect(tag).NotTo(Equal("latest"), "%s: image %s", c.Name, c.Image)
+						Expect(c.ImagePullPolicy).NotTo(Equal(corev1.PullAlways))
+					}
+				})
+
+				It("lets out PostgreSQL traffic only to the database's network", func() {
+					for _, rule := range r.netpol.Spec.Egress {
+						if slices.ContainsFunc(rule.Ports, func(p networkingv1.NetworkPolicyPort) bool { return p.Port.IntVal == postgresPort }) {
+							Expect(rule.To).NotTo(BeEmpty(), "PostgreSQL egress open to every address")
+						}
+					}
+				})
+			}
+		})
+	}
+})

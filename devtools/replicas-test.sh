@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# make replicas-test: the release image as a replica set. Three replicas
+# behind a load balancer (devtools/lb) over one PostgreSQL, driven through
+# compose.replicas.yml:
+#   1. three `migrate up` at once on an empty database: each migration is
+#      applied exactly once, and no run fails;
+#   2. steady reads and creates from devtools/loadgen through the balancer,
+#      on 127.0.0.1 only, while the replicas restart one by one (each waits
+#      for the previous one to be back in rotation): no request may fail;
+#   3. one replica SIGKILLed under the same load: only requests in flight on
+#      it may fail, and the balancer must stop routing to it within
+#      KILL_DETECT_MAX_MS; then it rejoins, and nothing fails again;
+#   4. every acknowledged create is in the database.
+# Everything is removed at the end, pass or fail.
+#
+#   LB_PORT=5233 RATE=120 CONCURRENCY=16 make replicas-test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PROJECT=${PROJECT:-twitter-api}
+IMAGE=${IMAGE:-twitter-api:latest}
+LB_PORT=${LB_PORT:-5233}
+RATE=${RATE:-120}
+CONCURRENCY=${CONCURRENCY:-16}
+KILL_DETECT_MAX_MS=${KILL_DETECT_MAX_MS:-3000}
+GO_IMAGE=${GO_IMAGE:-golang:1.27-trixie}
+uid=${HOST_UID:-$(id -u)} gid=${HOST_GID:-$(id -g)}
+
+project=$PROJECT-replicas
+loadgen=$project-loadgen
+export IMAGE LB_PORT LB_IMAGE=${LB_IMAGE:-$PROJECT-lb}
+# A throwaway password, so none is written anywhere.
+REPLICAS_DB_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+export REPLICAS_DB_PASSWORD
+compose=(docker compose -p "$project" -f compose.replicas.yml --profile migrate)
+work=$(mktemp -d)
+started=$SECONDS
+
+cleanup() {
+	docker rm -f "$loadgen" >/dev/null 2>&1 || true
+	"${compose[@]}" down --volumes --remove-orphans --timeout 2 >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+step() { printf 'replicas: [%3ds] %s\n' $((SECONDS - started)) "$*"; }
+fail() {
+	echo "replicas: FAIL: $*" >&2
+	docker logs --tail 40 "$loadgen" 2>&1 | sed 's/^/  loadgen| /' >&2 || true
+	"${compose[@]}" logs --tail 15 --no-color lb api-1 api-2 api-3 2>&1 | sed 's/^/  /' >&2 || true
+	exit 1
+}
+wait_for() { # seconds, description, command...
+	local until=$((SECONDS + $1)) what=$2; shift 2
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < until)) || fail "timed out waiting for $what"
+		sleep 0.1
+	done
+}
+now_ns() { date +%s%N; }
+sql() { "${compose[@]}" exec -T db psql -q -At -v ON_ERROR_STOP=1 -U replicas -d replicas "$@"; }
+
+# The balancer's view: "addr up|down since_ns served" a line.
+admin=
+lb_status() { curl -fsS --max-time 2 "http://$admin/status?format=text"; }
+backend_is() { # name, up|down, [changed after ns]
+	lb_status | awk -v b="$1:5000" -v s="$2" -v t="${3:-0}" '$1 == b && $2 == s && $3 > t { ok = 1 } END { exit !ok }'
+}
+since_ns() { lb_status | awk -v b="$1:5000" '$1 == b { print $3 }'; }
+
+step "release image $IMAGE; building the balancer"
+docker image inspect "$IMAGE" >/dev/null || fail "no image $IMAGE: run make image"
+"${compose[@]}" build --quiet lb
+
+step "PostgreSQL, empty"
+"${compose[@]}" up --detach --wait db >/dev/null 2>&1 || fail "PostgreSQL did not start"
+
+step "three migrate up at once"
+pids=()
+for i in 1 2 3; do
+	"${compose[@]}" run --rm --no-deps -T migrate >"$work/migrate-$i.log" 2>&1 &
+	pids+=($!)
+done
+for i in 1 2 3; do
+	wait "${pids[$((i - 1))]}" || { cat "$work"/migrate-*.log >&2; fail "migrate run $i failed"; }
+	printf '  run %d: %s\n' "$i" "$(grep -E '^(applied|nothing)' "$work/migrate-$i.log" | paste -sd, -)"
+done
+want=$(ls app/migrations/*.up.sql | wc -l)
+applied=$(cat "$work"/migrate-*.log | grep -c '^applied ' || true)
+dups=$(cat "$work"/migrate-*.log | grep '^applied ' | sort | uniq -d)
+rows=$(sql -c "SELECT count(*) || ' ' || count(DISTINCT name) FROM bun_migrations")
+[[ -z $dups ]] || fail "applied twice: $dups"
+[[ $applied == "$want" ]] || fail "$applied migrations applied across the runs, want $want"
+[[ $rows == "$want $want" ]] || fail "bun_migrations holds $rows (rows, distinct), want $want"
+step "each of the $want migrations applied exactly once, no run failed"
+
+step "three replicas and the balancer"
+"${compose[@]}" up --detach --wait api-1 api-2 api-3 lb >/dev/null 2>&1 || fail "the replicas did not start"
+admin=$("${compose[@]}" port lb 8081 | head -n 1)
+for r in api-1 api-2 api-3; do wait_for 30 "$r in rotation" backend_is "$r" up; done
+
+step "load through 127.0.0.1:$LB_PORT: $RATE req/s, $CONCURRENCY clients (reads and creates)"
+docker run --detach --name "$loadgen" --network host -u "$uid:$gid" \
+	-v "$PWD:/src:ro" -w /src -v "$work:/out" \
+	-v "twitter-api-gomod-$uid:/go/pkg/mod" -v "twitter-api-gocache-$uid:/cache" \
+	-e GOCACHE=/cache -e GOFLAGS=-buildvcs=false -e HOME=/tmp \
+	"$GO_IMAGE" sh -c "go build -o /tmp/loadgen ./devtools/loadgen && exec /tmp/loadgen -soak \
+		-url http://127.0.0.1:$LB_PORT -rate $RATE -concurrency $CONCURRENCY \
+		-phases steady,rolling,kill,rejoin -max-duration 5m -ids-out /out/ids -ready-file /out/ready" >/dev/null
+wait_for 300 "the load to start" test -f "$work/ready"
+next_phase() { docker kill --signal USR1 "$loadgen" >/dev/null; }
+sleep 5
+
+next_phase
+step "rolling restart, one replica at a time"
+for r in api-1 api-2 api-3; do
+	t0=$(now_ns)
+	"${compose[@]}" restart --timeout 10 "$r" >/dev/null 2>&1 || fail "restart $r"
+	t1=$(now_ns)
+	# Up again since the restart began: it left rotation and came back.
+	wait_for 30 "$r back in rotation" backend_is "$r" up "$t0"
+	t2=$(now_ns)
+	printf '  %s: stopped and started in %d ms, back in rotation %d ms later\n' "$r" $(((t1 - t0) / 1000000)) $(((t2 - t1) / 1000000))
+	sleep 1
+done
+sleep 2
+
+next_phase
+step "SIGKILL api-2 under load"
+sleep 2
+t0=$(now_ns)
+docker kill --signal KILL "$("${compose[@]}" ps -q api-2)" >/dev/null
+wait_for 10 "the balancer to drop api-2" backend_is api-2 down "$t0"
+detect_ms=$((($(since_ns api-2) - t0) / 1000000))
+printf '  the balancer stopped routing to api-2 %d ms after the kill\n' "$detect_ms"
+sleep 3
+
+next_phase
+step "api-2 starts again and rejoins"
+t0=$(now_ns)
+"${compose[@]}" start api-2 >/dev/null 2>&1 || fail "start api-2"
+wait_for 30 "api-2 back in rotation" backend_is api-2 up "$t0"
+sleep 3
+
+step "stopping the load"
+docker kill --signal TERM "$loadgen" >/dev/null
+code=$(docker wait "$loadgen")
+docker logs "$loadgen" 2>&1 | sed 's/^/  /'
+[[ $code == 0 ]] || fail "loadgen exited with $code"
+
+# Figures from the loadgen table: phase requests failed creates seconds inflight.
+phase() { docker logs "$loadgen" 2>&1 | awk -v p="$1" -v f="$2" '$1 == p && NF == 6 { print $f }'; }
+for p in steady rolling kill rejoin; do [[ -n $(phase "$p" 3) ]] || fail "no figures for phase $p"; done
+acked=$(wc -l <"$work/ids")
+missing=$({
+	echo "CREATE TEMP TABLE acked (id bigint PRIMARY KEY);"
+	echo "COPY acked FROM STDIN;"
+	cat "$work/ids"
+	echo '\.'
+	echo "SELECT count(*) FROM acked LEFT JOIN tweets USING (id) WHERE tweets.id IS NULL;"
+} | sql)
+
+echo
+echo "replicas-test figures"
+printf '  migrations: 3 concurrent runs, each of %d applied once\n' "$want"
+for p in steady rolling kill rejoin; do
+	printf '  %-8s %6s requests, %3s failed, %5s s\n' "$p" "$(phase "$p" 2)" "$(phase "$p" 3)" "$(phase "$p" 5)"
+done
+printf '  killed replica out of rotation after %d ms (limit %d ms)\n' "$detect_ms" "$KILL_DETECT_MAX_MS"
+printf '  acknowledged creates: %d, missing from the database: %s\n' "$acked" "$missing"
+printf '  total run time: %d s\n' $((SECONDS - started))
+
+[[ $(phase steady 3) == 0 ]] || fail "requests failed under steady load"
+[[ $(phase rolling 3) == 0 ]] || fail "requests failed during the rolling restart"
+[[ $(phase rejoin 3) == 0 ]] || fail "requests failed while the killed replica rejoined"
+(($(phase kill 3) <= $(phase kill 6))) || fail "more requests failed on the kill than were in flight"
+((detect_ms <= KILL_DETECT_MAX_MS)) || fail "the balancer took $detect_ms ms to drop the killed replica"
+((acked > 0)) || fail "no create was acknowledged"
+[[ $missing == 0 ]] || fail "$missing acknowledged creates are missing from the database"
+echo "replicas: PASS"
