@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 url="http://127.0.0.1:${API_PORT:-5000}"
 args=(-url "$url" -duration "${DURATION:-10s}" -concurrency "${CONCURRENCY:-16}")
-if command -v go >/dev/null 2>&1; then
+if command -v go >/dev/null 2>&1 && go list -m >/dev/null 2>&1; then
 	exec go run ./devtools/loadgen "${args[@]}"
 fi
 # No Go on the host: the dev image, on the host's network so it reaches the

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 args=(-url "http://127.0.0.1:${API_PORT:-5000}"
 	-db "postgres://${POSTGRES_USER:-twitter}:${POSTGRES_PASSWORD:-twitter}@127.0.0.1:${DB_PORT:-5432}/${POSTGRES_DB:-twitter}?sslmode=disable")
-if command -v go >/dev/null 2>&1; then
+if command -v go >/dev/null 2>&1 && go list -m >/dev/null 2>&1; then
 	exec go run ./devtools/pagecheck "${args[@]}"
 fi
 # No Go on the host: the dev image, on the host's network so it reaches the
