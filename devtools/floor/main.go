@@ -228,6 +228,14 @@ func readText(w http.ResponseWriter, r *http.Request) (string, bool) {
 	return body.Text, true
 }
 
+// idOf is the actor's id as a statement parameter: NULL for none.
+func idOf(a *author) *int64 {
+	if a == nil {
+		return nil
+	}
+	return &a.ID
+}
+
 func (s server) create(w http.ResponseWriter, r *http.Request) {
 	text, ok := readText(w, r)
 	if !ok {
@@ -237,12 +245,8 @@ func (s server) create(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var userID *int64
-	if a != nil {
-		userID = &a.ID
-	}
 	t := tweet{Text: text}
-	err := s.pool.QueryRow(r.Context(), insertTweet, text, userID).Scan(&t.ID, &t.CreatedAt, &t.UpdatedAt)
+	err := s.pool.QueryRow(r.Context(), insertTweet, text, idOf(a)).Scan(&t.ID, &t.CreatedAt, &t.UpdatedAt)
 	if !reply(w, err) {
 		return
 	}
@@ -266,13 +270,9 @@ func (s server) update(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var actorID *int64
-	if a != nil {
-		actorID = &a.ID
-	}
 	t := tweet{ID: id, Text: text}
 	var uid *int64
-	err = s.pool.QueryRow(r.Context(), updateTweet, text, id, actorID).Scan(&uid, &t.CreatedAt, &t.UpdatedAt)
+	err = s.pool.QueryRow(r.Context(), updateTweet, text, id, idOf(a)).Scan(&uid, &t.CreatedAt, &t.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// As the API: look up why nothing matched.
 		var owner *int64
