@@ -222,7 +222,7 @@ bench-reload: ## Measure save-to-serving reload time against the bare build
 .PHONY: bench-debug
 bench-debug: ## Measure save-to-debuggable-serving reload time under make debug
 	@$(MAKE) debug >/dev/null
-	@GCFLAGS='all=-N -l' bash devtools/bench-reload.sh
+	@GCFLAGS='all=-N -l' GO_LDFLAGS='-compressdwarf=false' bash devtools/bench-reload.sh
 
 .PHONY: bench
 bench: ## API vs a same-SQL net/http+pgx floor, alternating (DURATION=5s ROUNDS=2 CONCURRENCY=32)

@@ -5,7 +5,8 @@
 #
 #   RUNS=10 make bench-reload        (API_PORT as for the stack)
 #   make bench-debug                 (the same under make debug: the floor is
-#                                     built with GCFLAGS='all=-N -l', run bare)
+#                                     built with the debug build's GCFLAGS and
+#                                     GO_LDFLAGS, and run bare)
 #
 # Reload is timed on the host: write the edit, then poll /healthz until its
 # started_at changes (the new process is serving). The floor is timed in the
@@ -73,18 +74,19 @@ trap restore EXIT
 # reload and floor runs alternate, so both see the same machine.
 floor_dir=/src/tmp/bench-floor   # same file system as air's build, unwatched
 "${dev[@]}" exec -T api bash -c "rm -rf $floor_dir && mkdir -p $floor_dir &&
-	cp -r go.mod go.sum app docs $floor_dir/ && cd $floor_dir && go build ${GCFLAGS:+-gcflags='$GCFLAGS'} -o bin/api ./app/cmd/api"
+	cp -r go.mod go.sum app docs $floor_dir/ && cd $floor_dir &&
+	go build ${GCFLAGS:+-gcflags='$GCFLAGS'} ${GO_LDFLAGS:+-ldflags='$GO_LDFLAGS'} -o bin/api ./app/cmd/api"
 cleanup_floor() { "${dev[@]}" exec -T api rm -rf "$floor_dir" >/dev/null 2>&1 || true; }
 trap 'restore; cleanup_floor' EXIT
 
 # One floor run: edit the copy, go build, start, poll until it serves.
 floor_run() {
-	"${dev[@]}" exec -T api bash -s "$floor_dir" "$FILE" "$1" "${GCFLAGS:-}" <<'INNER'
+	"${dev[@]}" exec -T api bash -s "$floor_dir" "$FILE" "$1" "${GCFLAGS:-}" "${GO_LDFLAGS:-}" <<'INNER'
 set -euo pipefail
 cd "$1"
 printf '\n// floor edit %d at %s\n' "$3" "$(date +%s%N)" >> "$2"
 t0=$(date +%s%3N)
-go build ${4:+"-gcflags=$4"} -o bin/api ./app/cmd/api
+go build ${4:+"-gcflags=$4"} ${5:+"-ldflags=$5"} -o bin/api ./app/cmd/api
 t1=$(date +%s%3N)
 PORT=5999 bin/api serve >/dev/null 2>&1 &
 until PORT=5999 bin/api healthcheck 2>/dev/null; do sleep 0.005; done
