@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/uptrace/bun"
-
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
 
@@ -16,13 +14,6 @@ type Tweets struct{ db *DB }
 
 // NewTweets returns the tweet store over db.
 func NewTweets(db *DB) *Tweets { return &Tweets{db: db} }
-
-// withAuthor selects the tweet with its author's public fields.
-func withAuthor(q *bun.SelectQuery) *bun.SelectQuery {
-	return q.Relation("User", func(q *bun.SelectQuery) *bun.SelectQuery {
-		return q.Column("id", "username")
-	})
-}
 
 // Create stores a tweet by author (nil for anonymous) and returns it.
 func (s *Tweets) Create(ctx context.Context, text string, author *twitter.User) (twitter.Tweet, error) {
@@ -104,44 +95,79 @@ func (s *Tweets) ListByUser(ctx context.Context, userID int64, page twitter.Page
 // place (another role's session, a prepared transaction, one that ended
 // between the snapshot and the look-up) is counted, which only delays.
 //
-// Everything happens in the page's one statement: the horizon and the cursor
-// are init-plans, the page an index range scan on (xid, id) or
-// (user_id, xid, id).
+// One place remains: a transaction that ends between the page's snapshot and
+// its look-up in pg_stat_activity cannot be placed any more, so it is counted
+// and may cut the page short for nothing. The statement says when the
+// transaction that set its horizon has ended by the time it looked; a short
+// page is then read again, with a new snapshot in which that transaction is
+// over (at most listAttempts times in all; a short page is still correct).
+//
+// Everything else happens in the page's one statement: the horizon is
+// computed once, the cursor is an init-plan, and the page an index range scan
+// on (xid, id) or (user_id, xid, id). The statement always returns one row,
+// the horizon's, even for an empty page.
 
-// horizon is the lowest transaction id that may still insert tweets into this
-// database, per the statement's snapshot: the oldest running transaction not
-// known to belong to another database or to autovacuum, else the snapshot's
-// xmax.
-const horizon = `(SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
-	FROM pg_snapshot_xip(pg_current_snapshot()) AS x
-	WHERE xid(x) NOT IN (SELECT a.backend_xid FROM pg_stat_get_activity(NULL) AS a
-		WHERE a.backend_xid IS NOT NULL
-		AND (a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())
-			OR a.backend_type = 'autovacuum worker')))`
+// horizonCTE is the lowest transaction id that may still insert tweets into
+// this database, per the statement's snapshot: the oldest running
+// transaction not known to belong to another database or to autovacuum, else
+// the snapshot's xmax; and whether that transaction has ended meanwhile.
+const horizonCTE = `h AS MATERIALIZED (
+	SELECT coalesce(c.x, pg_snapshot_xmax(pg_current_snapshot())) AS xid,
+		coalesce(pg_xact_status(c.x) <> 'in progress', false) AS ended
+	FROM (SELECT min(x) AS x FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+		WHERE xid(x) NOT IN (SELECT a.backend_xid FROM pg_stat_get_activity(NULL) AS a
+			WHERE a.backend_xid IS NOT NULL
+			AND (a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())
+				OR a.backend_type = 'autovacuum worker'))) AS c)`
 
-// afterPosition is the list position of the tweet named by a cursor id: that
-// tweet's (xid, id), or, when it no longer exists, that of the nearest
-// existing tweet with a lower id (the start when there is none).
+// afterPosition is the list position of the tweet named by the cursor id $2:
+// that tweet's (xid, id), or, when it no longer exists, that of the nearest
+// existing tweet with a lower id (the start when there is none, or $2 is 0).
 const afterPosition = `(SELECT coalesce(c.xid, '0'), coalesce(c.id, 0) FROM (SELECT) AS one
-	LEFT JOIN LATERAL (SELECT xid, id FROM tweets WHERE id <= ? ORDER BY id DESC LIMIT 1) AS c ON true)`
+	LEFT JOIN LATERAL (SELECT xid, id FROM tweets WHERE id <= $2 ORDER BY id DESC LIMIT 1) AS c ON true)`
+
+// listPageSQL is a page of at most $1 tweets with their authors' names
+// after the cursor id $2, led by whether the horizon's transaction ended;
+// where is an extra condition on t.
+func listPageSQL(where string) string {
+	return `WITH ` + horizonCTE + `
+SELECT h.ended, p.id, p.text, p.user_id, p.created_at, p.updated_at, p.username
+FROM h LEFT JOIN LATERAL (
+	SELECT t.id, t.text, t.user_id, t.created_at, t.updated_at, u.username
+	FROM tweets t LEFT JOIN users u ON u.id = t.user_id
+	WHERE t.xid < h.xid AND (t.xid, t.id) > ` + afterPosition + where + `
+	ORDER BY t.xid, t.id LIMIT $1) AS p ON true`
+}
+
+// ListTweetsSQL and ListUserTweetsSQL ($3: the user's id) are the list
+// statements, exported so that devtools/floor runs the very same text.
+var (
+	ListTweetsSQL     = listPageSQL("")
+	ListUserTweetsSQL = listPageSQL(" AND t.user_id = $3")
+)
+
+// listAttempts bounds the reads of one page (see above).
+const listAttempts = 3
 
 func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) ([]twitter.Tweet, bool, error) {
 	if err := page.Validate(); err != nil { // a zero limit would size the buffer and query wrongly
 		return nil, false, fmt.Errorf("select tweets: %w", err)
 	}
-	rows := make([]tweetRow, 0, page.Limit+1)
-	q := withAuthor(s.db.NewSelect().Model(&rows)).
-		Where("t.xid < " + horizon).
-		OrderExpr("t.xid ASC, t.id ASC").
-		Limit(int64(page.Limit) + 1) // one extra row tells whether another page exists
-	if page.AfterID > 0 {
-		q = q.Where("(t.xid, t.id) > "+afterPosition, page.AfterID)
-	}
+	query, args := ListTweetsSQL, []any{page.Limit + 1, page.AfterID} // one extra row tells whether another page exists
 	if userID != nil {
-		q = q.Where("t.user_id = ?", *userID)
+		query, args = ListUserTweetsSQL, append(args, *userID)
 	}
-	if err := scanWithAuthors(ctx, q, &rows); err != nil {
-		return nil, false, mapErr("select tweets", err, nil)
+	rows := make([]tweetRow, 0, page.Limit+1)
+	for attempt := 1; ; attempt++ {
+		var ended bool
+		var err error
+		rows, ended, err = s.db.listPage(ctx, query, rows[:0], args...)
+		if err != nil {
+			return nil, false, mapErr("select tweets", err, nil)
+		}
+		if len(rows) > page.Limit || !ended || attempt == listAttempts {
+			break
+		}
 	}
 	more := len(rows) > page.Limit
 	if more {
@@ -150,30 +176,37 @@ func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) ([]
 	return tweets(rows), more, nil
 }
 
-// scanWithAuthors runs q, a withAuthor query on tweetRow, and scans its
-// columns in order, without Bun's per-column reflection: a page of up to
-// 200 tweets is the heaviest read the API serves.
-func scanWithAuthors(ctx context.Context, q *bun.SelectQuery, dst *[]tweetRow) error {
-	rows, err := q.Rows(ctx)
+// listPage runs a list statement and appends its tweets to dst, scanning
+// columns in order without Bun's per-column reflection: a page of up to 200
+// tweets is the heaviest read the API serves. ended is the statement's
+// leading column.
+func (db *DB) listPage(ctx context.Context, query string, dst []tweetRow, args ...any) (_ []tweetRow, ended bool, err error) {
+	rows, err := db.DB.DB.QueryContext(ctx, query, prepared(args...)...)
 	if err != nil {
-		return err
+		return dst, false, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			r        tweetRow
-			authorID *int64
-			username *string
+			id               sql.NullInt64 // NULL on the horizon's row of an empty page
+			text             sql.NullString
+			created, updated sql.NullTime
+			r                tweetRow
+			username         *string
 		)
-		if err := rows.Scan(&r.ID, &r.Text, &r.UserID, &r.CreatedAt, &r.UpdatedAt, &authorID, &username); err != nil {
-			return err
+		if err := rows.Scan(&ended, &id, &text, &r.UserID, &created, &updated, &username); err != nil {
+			return dst, false, err
 		}
-		if authorID != nil && username != nil {
-			r.User = &userRow{ID: *authorID, Username: *username}
+		if !id.Valid {
+			continue
 		}
-		*dst = append(*dst, r)
+		r.ID, r.Text, r.CreatedAt, r.UpdatedAt = id.Int64, text.String, created.Time, updated.Time
+		if r.UserID != nil && username != nil {
+			r.User = &userRow{ID: *r.UserID, Username: *username}
+		}
+		dst = append(dst, r)
 	}
-	return rows.Err()
+	return dst, ended, rows.Err()
 }
 
 // Update replaces the text of tweet id if actor may change it.
