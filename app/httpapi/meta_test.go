@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -142,18 +141,7 @@ var _ = Describe("access log", func() {
 		})
 	})
 
-	lines := func() []map[string]any {
-		var out []map[string]any
-		for _, l := range strings.Split(strings.TrimSpace(logged.String()), "\n") {
-			if l == "" {
-				continue
-			}
-			var m map[string]any
-			Expect(json.Unmarshal([]byte(l), &m)).To(Succeed(), l)
-			out = append(out, m)
-		}
-		return out
-	}
+	lines := func() []map[string]any { return logLines(logged) }
 
 	It("writes one JSON line a request with id, method, path, status and duration", func() {
 		r := req(http.MethodGet, "/tweets/999").with("X-Request-ID", "trace-1").on(loggingApp)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/twitter-api/twitter-api/app/httpapi"
+	"github.com/twitter-api/twitter-api/app/internal/apitest"
 	"github.com/twitter-api/twitter-api/app/store"
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
@@ -67,16 +67,9 @@ func (panickingTweets) Get(context.Context, int64) (twitter.Tweet, error) { pani
 // logLines decodes JSON log output.
 func logLines(b *bytes.Buffer) []map[string]any {
 	GinkgoHelper()
-	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
-		if l == "" {
-			continue
-		}
-		var m map[string]any
-		Expect(json.Unmarshal([]byte(l), &m)).To(Succeed(), l)
-		out = append(out, m)
-	}
-	return out
+	lines, err := apitest.LogLines(b.String())
+	Expect(err).NotTo(HaveOccurred())
+	return lines
 }
 
 var _ = Describe("one budget per request", func() {
