@@ -21,6 +21,7 @@ import (
 	"github.com/twitter-api/twitter-api/app/httpapi"
 	"github.com/twitter-api/twitter-api/app/internal/testdb"
 	"github.com/twitter-api/twitter-api/app/store"
+	"github.com/twitter-api/twitter-api/app/twitter"
 )
 
 func TestHTTPAPI(t *testing.T) {
@@ -47,8 +48,7 @@ var _ = BeforeEach(func() {
 // newApp builds the API over db, the suite's database or one behind a proxy.
 func newApp(db *store.DB) *fiber.App {
 	return httpapi.New(httpapi.Deps{
-		Tweets:    store.NewTweets(db),
-		Users:     store.NewUsers(db),
+		Services:  db.Services(),
 		DB:        db,
 		Version:   testVersion,
 		StartedAt: startedAt,
@@ -56,6 +56,14 @@ func newApp(db *store.DB) *fiber.App {
 		// at once must not fail on a loaded CI machine.
 		RequestTimeout: 10 * time.Second,
 	})
+}
+
+// servicesWith is db's services with some replaced, e.g. by a wrapper that
+// observes or fails.
+func servicesWith(db *store.DB, replace func(*twitter.Services)) twitter.Services {
+	s := db.Services()
+	replace(&s)
+	return s
 }
 
 // result is a response read in full.

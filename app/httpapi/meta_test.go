@@ -12,7 +12,6 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/twitter-api/twitter-api/app/httpapi"
-	"github.com/twitter-api/twitter-api/app/store"
 )
 
 var _ = Describe("meta endpoints", func() {
@@ -136,7 +135,7 @@ var _ = Describe("access log", func() {
 	BeforeEach(func() {
 		logged = &bytes.Buffer{}
 		loggingApp = httpapi.New(httpapi.Deps{
-			Tweets: store.NewTweets(tdb.DB), Users: store.NewUsers(tdb.DB), DB: tdb.DB,
+			Services: tdb.DB.Services(), DB: tdb.DB,
 			Logger: slog.New(slog.NewJSONHandler(logged, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		})
 	})

@@ -93,10 +93,10 @@ var _ = Describe("statements a request sends to PostgreSQL", func() {
 
 // deletesAfterAuth deletes the user right after authenticating them, as a
 // concurrent DELETE of the account would.
-type deletesAfterAuth struct{ httpapi.UserStore }
+type deletesAfterAuth struct{ twitter.UserService }
 
 func (d deletesAfterAuth) ByAPIKey(ctx context.Context, key string) (twitter.User, error) {
-	u, err := d.UserStore.ByAPIKey(ctx, key)
+	u, err := d.UserService.ByAPIKey(ctx, key)
 	if err == nil {
 		_, err = tdb.DB.ExecContext(ctx, "DELETE FROM users WHERE id = ?", u.ID)
 	}
@@ -107,7 +107,7 @@ var _ = Describe("constraint violations", func() {
 	It("answers 401 when the author is deleted between authentication and the insert", func() {
 		u := createUser("vanishing", "vanishing@example.com")
 		racing := httpapi.New(httpapi.Deps{
-			Tweets: store.NewTweets(tdb.DB), Users: deletesAfterAuth{store.NewUsers(tdb.DB)}, DB: tdb.DB,
+			Services: servicesWith(tdb.DB, func(s *twitter.Services) { s.Users = deletesAfterAuth{s.Users} }), DB: tdb.DB,
 		})
 		r := req(http.MethodPost, "/tweets").withJSON(tweetBody("orphan")).with("X-API-Key", u.APIKey).on(racing)
 		p := expectProblem(r, http.StatusUnauthorized)
@@ -124,7 +124,7 @@ var _ = Describe("constraint violations", func() {
 		})
 		var logs bytes.Buffer
 		logged := httpapi.New(httpapi.Deps{
-			Tweets: store.NewTweets(tdb.DB), Users: store.NewUsers(tdb.DB), DB: tdb.DB,
+			Services: tdb.DB.Services(), DB: tdb.DB,
 			Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 		})
 		Expect(req(http.MethodPost, "/tweets").withJSON(tweetBody("twice")).on(logged).status).To(Equal(http.StatusCreated))

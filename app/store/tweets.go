@@ -17,21 +17,34 @@ type Tweets struct{ db *DB }
 // NewTweets returns the tweet store over db.
 func NewTweets(db *DB) *Tweets { return &Tweets{db: db} }
 
-// withAuthor selects the tweet with its author's public fields.
-func withAuthor(q *bun.SelectQuery) *bun.SelectQuery {
-	return q.Relation("User", func(q *bun.SelectQuery) *bun.SelectQuery {
-		return q.Column("id", "username")
-	})
+// Every statement that returns tweets selects tweetColumns from a tweets
+// row t joined with joinAuthor, and scanTweet reads them: a new field of a
+// tweet, a count for instance, is an expression here and a destination there.
+const (
+	tweetColumns = `t.id, t.text, t.user_id, t.created_at, t.updated_at, u.username`
+	joinAuthor   = ` LEFT JOIN users u ON u.id = t.user_id`
+)
+
+// scanTweet reads one row of tweetColumns.
+func scanTweet(row interface{ Scan(dest ...any) error }) (twitter.Tweet, error) {
+	var (
+		t        twitter.Tweet
+		authorID *int64
+		username *string
+	)
+	if err := row.Scan(&t.ID, &t.Text, &authorID, &t.CreatedAt, &t.UpdatedAt, &username); err != nil {
+		return twitter.Tweet{}, err
+	}
+	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	if authorID != nil && username != nil {
+		t.Author = &twitter.Author{ID: *authorID, Username: *username}
+	}
+	return t, nil
 }
 
 // Create stores a tweet by author (nil for anonymous) and returns it.
 func (s *Tweets) Create(ctx context.Context, text string, author *twitter.User) (twitter.Tweet, error) {
-	row := tweetRow{Text: text}
-	if author != nil {
-		row.UserID = &author.ID
-		row.User = &userRow{ID: author.ID, Username: author.Username}
-	}
-	err := s.db.queryRow(ctx, insertTweetSQL, row.Text, row.UserID).Scan(&row.ID, &row.CreatedAt, &row.UpdatedAt)
+	t, err := scanTweet(s.db.queryRow(ctx, insertTweetSQL, text, actorID(author)))
 	if err != nil {
 		return twitter.Tweet{}, mapErr("insert tweet", err, constraints{
 			// The author was deleted after authenticating: the key
@@ -39,23 +52,16 @@ func (s *Tweets) Create(ctx context.Context, text string, author *twitter.User) 
 			"tweets_user_id_fkey": twitter.ErrUnknownAPIKey,
 		})
 	}
-	return row.domain(), nil
+	return t, nil
 }
 
 // Get returns the tweet with id.
 func (s *Tweets) Get(ctx context.Context, id int64) (twitter.Tweet, error) {
-	var (
-		row      tweetRow
-		username *string
-	)
-	err := s.db.queryRow(ctx, getTweetSQL, id).Scan(&row.ID, &row.Text, &row.UserID, &row.CreatedAt, &row.UpdatedAt, &username)
+	t, err := scanTweet(s.db.queryRow(ctx, getTweetSQL, id))
 	if err != nil {
 		return twitter.Tweet{}, mapErr("select tweet", err, nil)
 	}
-	if row.UserID != nil && username != nil {
-		row.User = &userRow{ID: *row.UserID, Username: *username}
-	}
-	return row.domain(), nil
+	return t, nil
 }
 
 // List returns a page of all tweets in list order (see list), and whether
@@ -129,8 +135,7 @@ func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) ([]
 	if err := page.Validate(); err != nil { // a zero limit would size the buffer and query wrongly
 		return nil, false, fmt.Errorf("select tweets: %w", err)
 	}
-	rows := make([]tweetRow, 0, page.Limit+1)
-	q := withAuthor(s.db.NewSelect().Model(&rows)).
+	q := s.db.NewSelect().ColumnExpr(tweetColumns).TableExpr("tweets AS t" + joinAuthor).
 		Where("t.xid < " + horizon).
 		OrderExpr("t.xid ASC, t.id ASC").
 		Limit(int64(page.Limit) + 1) // one extra row tells whether another page exists
@@ -140,54 +145,45 @@ func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) ([]
 	if userID != nil {
 		q = q.Where("t.user_id = ?", *userID)
 	}
-	if err := scanWithAuthors(ctx, q, &rows); err != nil {
+	list, err := scanTweets(ctx, q, page.Limit+1)
+	if err != nil {
 		return nil, false, mapErr("select tweets", err, nil)
 	}
-	more := len(rows) > page.Limit
+	more := len(list) > page.Limit
 	if more {
-		rows = rows[:page.Limit]
+		list = list[:page.Limit]
 	}
-	return tweets(rows), more, nil
+	return list, more, nil
 }
 
-// scanWithAuthors runs q, a withAuthor query on tweetRow, and scans its
-// columns in order, without Bun's per-column reflection: a page of up to
-// 200 tweets is the heaviest read the API serves.
-func scanWithAuthors(ctx context.Context, q *bun.SelectQuery, dst *[]tweetRow) error {
+// scanTweets runs q, a select of tweetColumns, and scans up to max rows in
+// order, without Bun's per-column reflection: a page of up to 200 tweets is
+// the heaviest read the API serves.
+func scanTweets(ctx context.Context, q *bun.SelectQuery, max int) ([]twitter.Tweet, error) {
 	rows, err := q.Rows(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
+	list := make([]twitter.Tweet, 0, max)
 	for rows.Next() {
-		var (
-			r        tweetRow
-			authorID *int64
-			username *string
-		)
-		if err := rows.Scan(&r.ID, &r.Text, &r.UserID, &r.CreatedAt, &r.UpdatedAt, &authorID, &username); err != nil {
-			return err
+		t, err := scanTweet(rows)
+		if err != nil {
+			return nil, err
 		}
-		if authorID != nil && username != nil {
-			r.User = &userRow{ID: *authorID, Username: *username}
-		}
-		*dst = append(*dst, r)
+		list = append(list, t)
 	}
-	return rows.Err()
+	return list, rows.Err()
 }
 
 // Update replaces the text of tweet id if actor may change it.
 func (s *Tweets) Update(ctx context.Context, id int64, text string, actor *twitter.User) (twitter.Tweet, error) {
 	for range maxAttempts {
-		row := tweetRow{ID: id, Text: text}
 		// One statement: ownership is part of the WHERE clause, so no lock
 		// or transaction is needed for it to hold at the moment of writing.
-		err := s.db.queryRow(ctx, updateTweetSQL, text, id, actorID(actor)).Scan(&row.UserID, &row.CreatedAt, &row.UpdatedAt)
+		t, err := scanTweet(s.db.queryRow(ctx, updateTweetSQL, text, id, actorID(actor)))
 		if err == nil {
-			if row.UserID != nil && actor != nil {
-				row.User = &userRow{ID: actor.ID, Username: actor.Username}
-			}
-			return row.domain(), nil
+			return t, nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return twitter.Tweet{}, mapErr("update tweet", err, nil)
@@ -228,11 +224,12 @@ var errUnsettled = errors.New("the tweet's ownership kept changing")
 // tweets are open to everyone, others only to their author; without an
 // actor $3 is NULL, which matches no author.
 const (
-	getTweetSQL = `SELECT t.id, t.text, t.user_id, t.created_at, t.updated_at, u.username
-FROM tweets t LEFT JOIN users u ON u.id = t.user_id WHERE t.id = $1`
-	insertTweetSQL = `INSERT INTO tweets (text, user_id) VALUES ($1, $2) RETURNING id, created_at, updated_at`
-	updateTweetSQL = `UPDATE tweets SET text = $1, updated_at = clock_timestamp()
-WHERE id = $2 AND (user_id IS NULL OR user_id = $3) RETURNING user_id, created_at, updated_at`
+	getTweetSQL    = `SELECT ` + tweetColumns + ` FROM tweets t` + joinAuthor + ` WHERE t.id = $1`
+	insertTweetSQL = `WITH t AS (INSERT INTO tweets (text, user_id) VALUES ($1, $2) RETURNING *)
+SELECT ` + tweetColumns + ` FROM t` + joinAuthor
+	updateTweetSQL = `WITH t AS (UPDATE tweets SET text = $1, updated_at = clock_timestamp()
+WHERE id = $2 AND (user_id IS NULL OR user_id = $3) RETURNING *)
+SELECT ` + tweetColumns + ` FROM t` + joinAuthor
 	deleteTweetSQL = `DELETE FROM tweets WHERE id = $1 AND (user_id IS NULL OR user_id = $2)`
 	tweetOwnerSQL  = `SELECT user_id FROM tweets WHERE id = $1`
 )
