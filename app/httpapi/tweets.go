@@ -212,9 +212,13 @@ func handleDeleteTweet(tweets twitter.TweetService) actorHandler {
 	return actOnTweet(tweets.Delete)
 }
 
-// actOnTweet is a handler that does act to the tweet the path's id names,
-// for actor, and answers 204 No Content.
-func actOnTweet(act func(ctx context.Context, id int64, actor *twitter.User) error) actorHandler {
+// tweetAction does something to tweet id for actor (nil when anonymous):
+// a domain method value such as TweetService.Delete.
+type tweetAction func(ctx context.Context, id int64, actor *twitter.User) error
+
+// actOnTweet is the handler of a route that acts on the tweet its path
+// names and answers 204 No Content.
+func actOnTweet(act tweetAction) actorHandler {
 	return func(c *fiber.Ctx, actor *twitter.User) error {
 		id, err := pathID(c, "id")
 		if err != nil {

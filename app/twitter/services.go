@@ -3,8 +3,8 @@ package twitter
 import "context"
 
 // Services are what the API works through, one interface a resource; the
-// store implements them over PostgreSQL. A new resource adds its interface
-// in its own file and a field here.
+// store implements them over PostgreSQL (store's DB.Services). A new
+// resource adds its interface below and a field here.
 type Services struct {
 	Tweets TweetService
 	Users  UserService
