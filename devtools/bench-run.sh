@@ -8,7 +8,12 @@ mkdir -p /tmp/bench
 go build -o /tmp/bench/api ./app/cmd/api
 go build -o /tmp/bench/floor ./devtools/floor
 go build -o /tmp/bench/loadgen ./devtools/loadgen
-/tmp/bench/api migrate up >/dev/null
+# compose run does not always wait for the database's healthcheck.
+for i in $(seq 60); do
+	/tmp/bench/api migrate up >/dev/null 2>/tmp/bench/migrate.log && break
+	((i < 60)) || { cat /tmp/bench/migrate.log >&2; exit 1; }
+	sleep 0.5
+done
 
 pids=()
 stop() {
@@ -37,7 +42,7 @@ for url in http://127.0.0.1:5300/readyz http://127.0.0.1:5301/tweets/1; do
 done
 
 /tmp/bench/loadgen -url http://127.0.0.1:5300 -floor http://127.0.0.1:5301 \
-	-duration "$DURATION" -rounds "$ROUNDS" -concurrency "$CONCURRENCY" || {
+	-duration "$DURATION" -rounds "$ROUNDS" -concurrency "$CONCURRENCY" -only "${ONLY:-}" || {
 	status=$?
 	echo "--- api log (tail)"; tail -n 20 /tmp/bench/api.log
 	echo "--- floor log (tail)"; tail -n 20 /tmp/bench/floor.log

@@ -5,7 +5,8 @@
 #
 # Where the time goes is printed at the end: the image check, the database
 # start, each suite's compile and each suite's run. The database starts while
-# the suites compile, and the suites compile in parallel.
+# the suites compile, and the suites compile in parallel (see
+# devtools/test-run.sh).
 #
 #   bash devtools/test.sh                   everything, as make test does
 #   bash devtools/test.sh ginkgo --focus=X ./app/store   any command in the test container
@@ -51,45 +52,38 @@ if (($#)); then
 	exit
 fi
 
-# PostgreSQL becomes ready while the suites compile.
+# PostgreSQL starts while the suites compile; the suites wait for it.
 "${compose[@]}" create --quiet-pull db >/dev/null 2>&1 || "${compose[@]}" create db >/dev/null
 t_db=$(now)
-dblog=$(mktemp)
-"${compose[@]}" up --detach --wait db >"$dblog" 2>&1 &
+dblog=$(mktemp) dbready=$(mktemp)
+{ "${compose[@]}" up --detach --wait db >"$dblog" 2>&1 && now >"$dbready"; } &
 db_pid=$!
 
 t=$(now)
 status=0
-compiled=$("${compose[@]}" run --rm --no-deps -T test bash devtools/test-compile.sh) || status=$?
-while read -r suite ms; do
-	[[ -n "$suite" ]] && took "compile $suite" "$ms"
-done <<<"$compiled"
-took "compile, all suites (parallel)" $(($(now) - t))
-
+summary=$("${compose[@]}" run --rm --no-deps -T -e PROJECT="${PROJECT:-twitter-api}" -e SUITES_AT_ONCE="${SUITES_AT_ONCE:-1}" \
+	test bash devtools/test-run.sh) || status=$?
+took_all=$(($(now) - t))
 if ! wait "$db_pid"; then
 	cat "$dblog" >&2
 	echo "make test: the test database did not become ready" >&2
-	exit 1
+	status=1
 fi
-took "database ready (from its start)" $(($(now) - t_db))
-rm -f "$dblog"
-
-if ((status == 0)); then
-	t=$(now)
-	mapfile -t binaries < <(find app -name '*.test' -type f | sort)
-	# --flake-attempts: lists show a tweet once every older writing transaction
-	# on the server has ended; the parallel processes share one server, so a
-	# spec that lists straight after writing may, rarely, see the list a moment
-	# early. A spec that fails twice still fails.
-	"${compose[@]}" run --rm --no-deps test ginkgo -p --flake-attempts=2 --randomize-all --fail-on-pending --fail-on-empty \
-		--junit-report=junit.xml --output-dir=reports "${binaries[@]}" || status=$?
-	took "run, all suites" $(($(now) - t))
-	# Each suite's own run time, from the JUnit report.
-	if [[ -f reports/junit.xml ]]; then
-		while IFS=$'\t' read -r pkg secs; do
-			took "  run ${pkg#/src/}" "$(awk -v s="$secs" 'BEGIN { printf "%d", s * 1000 }')"
-		done < <(grep -o '<testsuite [^>]*>' reports/junit.xml |
-			sed -E 's/.*package="([^"]*)".*time="([^"]*)".*/\1\t\2/')
+[[ -s "$dbready" ]] && took "database ready (from its start)" $(($(<"$dbready") - t_db))
+rm -f "$dblog" "$dbready"
+took "compile and run, all suites" "$took_all"
+while read -r dir suite_status compile_ms run_ms; do
+	[[ -n "$dir" ]] || continue
+	took "  compile $dir" "$compile_ms"
+	took "  run $dir" "$run_ms"
+	[[ "$suite_status" == 0 ]] || status=1
+done <<<"$summary"
+[[ -n "$summary" ]] || status=1
+# A failure may come from the server itself (a crash, a restart): keep its log.
+if ((status != 0)); then
+	"${compose[@]}" logs --no-color db >reports/db.log 2>&1 || true
+	if grep -q "terminated by signal\|terminating any other active server" reports/db.log; then
+		echo "make test: PostgreSQL restarted during the run; see reports/db.log" >&2
 	fi
 fi
 

@@ -54,7 +54,7 @@ var _ = Describe("Migrator", func() {
 		Expect(err).NotTo(HaveOccurred())
 		name := testdb.UniqueName("tw_migrations")
 		Expect(testdb.CreateEmpty(ctx, admin, name)).To(Succeed())
-		DeferCleanup(func(ctx SpecContext) { Expect(testdb.Drop(ctx, admin, name)).To(Succeed()) })
+		DeferCleanup(func(ctx SpecContext) { Expect(testdb.Discard(ctx, admin, name)).To(Succeed()) })
 		dsn, err = testdb.WithDatabase(admin, name)
 		Expect(err).NotTo(HaveOccurred())
 		db = open(dsn)

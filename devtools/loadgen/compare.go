@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -12,7 +13,9 @@ import (
 // machine falls on both, and prints each scenario's figures side by side.
 // Both servers use the same database, so the setup made through the API
 // (a user, its key, 1000 tweets with that author) serves both.
-func compare(api, floor string, d time.Duration, conc, rounds int) error {
+//
+// only, when set, keeps the scenarios whose name contains it.
+func compare(api, floor string, d time.Duration, conc, rounds int, only string) error {
 	setupClient := newClient(16)
 	key, ids, err := setUpN(setupClient, api, 1000)
 	if err != nil {
@@ -23,7 +26,7 @@ func compare(api, floor string, d time.Duration, conc, rounds int) error {
 	// them, so every row has its author.
 	randomPage := func() int64 { return ids[rand.IntN(len(ids)-100)] - 1 }
 	scenarios := func(base string) []scenario {
-		return []scenario{
+		return filter(only, []scenario{
 			{"GET /tweets/{random id}", func(c *http.Client) (int, int64, error) {
 				return expect(http.StatusOK)(call(c, http.MethodGet, fmt.Sprintf("%s/tweets/%d", base, randomID()), "", ""))
 			}},
@@ -37,7 +40,7 @@ func compare(api, floor string, d time.Duration, conc, rounds int) error {
 				body := fmt.Sprintf(`{"text":"patched %d"}`, rand.IntN(1e6))
 				return expect(http.StatusOK)(call(c, http.MethodPatch, fmt.Sprintf("%s/tweets/%d", base, randomID()), body, key))
 			}},
-		}
+		})
 	}
 	targets := []struct {
 		name      string
@@ -48,6 +51,9 @@ func compare(api, floor string, d time.Duration, conc, rounds int) error {
 		{"floor", newClient(conc), scenarios(floor)},
 	}
 	n := len(targets[0].scenarios)
+	if n == 0 {
+		return fmt.Errorf("no scenario name contains %q", only)
+	}
 	all := make([][2]result, n)
 
 	fmt.Printf("bench: API %s vs floor %s, %d clients, %s per run, %d rounds (API and floor alternate)\n",
@@ -87,6 +93,17 @@ func compare(api, floor string, d time.Duration, conc, rounds int) error {
 		return fmt.Errorf("%d requests failed", failed)
 	}
 	return nil
+}
+
+// filter keeps the scenarios whose name contains only (all when it is empty).
+func filter(only string, all []scenario) []scenario {
+	var kept []scenario
+	for _, s := range all {
+		if strings.Contains(s.name, only) {
+			kept = append(kept, s)
+		}
+	}
+	return kept
 }
 
 func rate(r result) float64 {

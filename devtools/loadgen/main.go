@@ -56,6 +56,7 @@ func run(args []string) error {
 	readyOut := fs.String("ready-file", "", "-soak: create this file once the load is on")
 	floor := fs.String("floor", "", "floor server URL: compare the API with it (loopback only)")
 	rounds := fs.Int("rounds", 2, "with -floor: rounds of API then floor per scenario")
+	only := fs.String("only", "", "with -floor: run only the scenarios whose name contains this")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,7 +73,7 @@ func run(args []string) error {
 		if *rounds < 1 || *rounds > 10 {
 			return errors.New("-rounds is 1 to 10")
 		}
-		return compare(*base, *floor, *duration, *conc, *rounds)
+		return compare(*base, *floor, *duration, *conc, *rounds, *only)
 	}
 	client := newClient(*conc)
 	if *soakMode {

@@ -310,19 +310,24 @@ var _ = Describe("migrate", func() {
 		return name.Valid
 	}
 
-	BeforeEach(func(ctx SpecContext) {
+	// Specs that migrate get an empty database of their own; the others
+	// never touch the process's one.
+	BeforeEach(func() { e = env{"DATABASE_URL": tdb.DSN} })
+	freshDatabase := func(ctx SpecContext) {
+		GinkgoHelper()
 		name := testdb.UniqueName("tw_e2e_fresh")
 		Expect(testdb.CreateEmpty(ctx, tdb.AdminURL, name)).To(Succeed())
 		DeferCleanup(func(ctx SpecContext) {
-			Expect(testdb.Drop(ctx, tdb.AdminURL, name)).To(Succeed())
+			Expect(testdb.Discard(ctx, tdb.AdminURL, name)).To(Succeed())
 		})
 		var err error
 		dsn, err = testdb.WithDatabase(tdb.AdminURL, name)
 		Expect(err).NotTo(HaveOccurred())
-		e = env{"DATABASE_URL": dsn}
-	})
+		e["DATABASE_URL"] = dsn
+	}
 
-	It("applies, reports, rolls back and reapplies the schema on an empty database", func() {
+	It("applies, reports, rolls back and reapplies the schema on an empty database", func(ctx SpecContext) {
+		freshDatabase(ctx)
 		// Every embedded migration, so a new one needs no edit here.
 		all, err := migrations.Names()
 		Expect(err).NotTo(HaveOccurred())
@@ -396,6 +401,7 @@ var _ = Describe("migrate", func() {
 	})
 
 	It("works with a pool of one connection, though the lock holds one", func(ctx SpecContext) {
+		freshDatabase(ctx)
 		e["DB_MAX_OPEN_CONNS"], e["DB_MAX_IDLE_CONNS"] = "1", "1"
 		done := make(chan error, 1)
 		go func() { _, err := runNow(e, "migrate", "up"); done <- err }()
@@ -409,12 +415,14 @@ var _ = Describe("migrate", func() {
 		Expect(err).To(MatchError(ContainSubstring("migrate up")))
 	})
 
-	It("errors without a subcommand", func() {
+	It("errors without a subcommand", func(ctx SpecContext) {
+		freshDatabase(ctx)
 		_, err := runNow(e, "migrate")
 		Expect(err).To(MatchError(ContainSubstring("missing subcommand")))
 	})
 
-	It("errors on an unknown subcommand, naming it, and changes nothing", func() {
+	It("errors on an unknown subcommand, naming it, and changes nothing", func(ctx SpecContext) {
+		freshDatabase(ctx)
 		_, err := runNow(e, "migrate", "sideways")
 		Expect(err).To(MatchError(ContainSubstring(`unknown subcommand "sideways"`)))
 		Expect(exists("users")).To(BeFalse())

@@ -50,11 +50,11 @@ func Suite(prefix string) *Handle {
 			_ = h.DB.Close()
 		}
 		if h.name != "" {
-			Expect(Drop(ctx, h.AdminURL, h.name)).To(Succeed())
+			Expect(Discard(ctx, h.AdminURL, h.name)).To(Succeed())
 		}
 	}, func(ctx SpecContext) {
 		if h.template != "" {
-			Expect(Drop(ctx, h.AdminURL, h.template)).To(Succeed())
+			Expect(Discard(ctx, h.AdminURL, h.template)).To(Succeed())
 		}
 	}, NodeTimeout(time.Minute))
 

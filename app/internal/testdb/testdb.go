@@ -103,6 +103,20 @@ func Drop(ctx context.Context, adminURL, name string) error {
 	return admin(ctx, adminURL, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 }
 
+// DisposableVar, set to 1, says the server is thrown away after the run, as
+// make test's is: Discard then leaves databases in place, because every DROP
+// DATABASE waits for a checkpoint, which takes seconds on a busy server.
+const DisposableVar = "TEST_DATABASE_DISPOSABLE"
+
+// Discard drops database name when it is done with, unless the server is
+// disposable.
+func Discard(ctx context.Context, adminURL, name string) error {
+	if os.Getenv(DisposableVar) == "1" {
+		return nil
+	}
+	return Drop(ctx, adminURL, name)
+}
+
 // truncateAll empties every table of the public schema the migrations made,
 // whatever they are, in one round trip; the migrator's own tables keep the
 // record of what is applied.
@@ -124,7 +138,7 @@ func Truncate(ctx context.Context, db *store.DB) error {
 }
 
 func admin(ctx context.Context, adminURL, stmt string) error {
-	conn, err := pgx.Connect(ctx, adminURL)
+	conn, err := connectAdmin(ctx, adminURL)
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", EnvVar, err)
 	}
@@ -133,4 +147,27 @@ func admin(ctx context.Context, adminURL, stmt string) error {
 		return fmt.Errorf("%s: %w", stmt, err)
 	}
 	return nil
+}
+
+// serverStartWait is how long connecting waits for a server that is still
+// starting: make test starts the suites and PostgreSQL at the same time.
+const serverStartWait = time.Minute
+
+// connectAdmin connects to the server at adminURL, trying again while it
+// does not answer yet or says it is starting up; any answer from a running
+// server (a wrong password, say) is final.
+func connectAdmin(ctx context.Context, adminURL string) (*pgx.Conn, error) {
+	deadline := time.Now().Add(serverStartWait)
+	for {
+		conn, err := pgx.Connect(ctx, adminURL)
+		var pgErr *pgconn.PgError
+		starting := err != nil && (!errors.As(err, &pgErr) || pgErr.Code == "57P03") // cannot_connect_now
+		if !starting || ctx.Err() != nil || time.Now().After(deadline) {
+			return conn, err
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
