@@ -66,6 +66,30 @@ func servicesWith(db *store.DB, replace func(*twitter.Services)) twitter.Service
 	return s
 }
 
+// proxiedApp is an API over a second pool on the suite's database, through
+// a proxy the spec can cut or stall.
+func proxiedApp() (*testdb.Proxy, *fiber.App) {
+	GinkgoHelper()
+	proxy, db := tdb.Proxied()
+	return proxy, newApp(db)
+}
+
+// expectUnavailable checks a 503 problem that tells the client when to retry.
+func expectUnavailable(r result) {
+	GinkgoHelper()
+	expectProblem(r, http.StatusServiceUnavailable)
+	Expect(r.header.Get("Retry-After")).To(MatchRegexp(`^[1-9][0-9]*$`))
+}
+
+// eventuallyOK waits until a answers GET target with 200, as it must once
+// the database is back.
+func eventuallyOK(a *fiber.App, target string) {
+	GinkgoHelper()
+	Eventually(func() int {
+		return req(http.MethodGet, target).on(a).status
+	}).WithTimeout(15 * time.Second).WithPolling(50 * time.Millisecond).Should(Equal(http.StatusOK))
+}
+
 // result is a response read in full.
 type result struct {
 	status int

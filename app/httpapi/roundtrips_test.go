@@ -13,7 +13,6 @@ import (
 
 	"github.com/twitter-api/twitter-api/app/httpapi"
 	"github.com/twitter-api/twitter-api/app/internal/testdb"
-	"github.com/twitter-api/twitter-api/app/store"
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
 
@@ -29,9 +28,7 @@ var _ = Describe("statements a request sends to PostgreSQL", func() {
 	)
 
 	BeforeEach(func(ctx SpecContext) {
-		var db *store.DB
-		proxy, db = tdb.Proxied()
-		counted = newApp(db)
+		proxy, counted = proxiedApp()
 		author = createUser("counted", "counted@example.com")
 		other = createUser("bystander", "bystander@example.com")
 		owned = createTweet("owned", author.APIKey)
