@@ -225,7 +225,7 @@ bench-debug: ## Measure save-to-debuggable-serving reload time under make debug
 	@GCFLAGS='all=-N -l' bash devtools/bench-reload.sh
 
 .PHONY: bench
-bench: ## API vs a same-SQL net/http+pgx floor, alternating (DURATION=5s ROUNDS=2 CONCURRENCY=32)
+bench: ## API vs a same-SQL net/http+pgx floor, alternating (DURATION=5s ROUNDS=2 CONCURRENCY=32 ONLY=)
 	@bash devtools/bench.sh
 
 .PHONY: bench-load

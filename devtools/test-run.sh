@@ -48,16 +48,26 @@ run() {
 export -f ms compile run
 export parts bindir lock
 
-# Packages that have tests, as paths relative to the module root.
+# Packages that have tests, as paths relative to the module root: those
+# whose suites use the database, and the others.
 mapfile -t dirs < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ./app/... | sed "s|^$PWD/||")
+module=$(go list -m)
+mapfile -t db_dirs < <(go list -test -f '{{.ImportPath}} {{join .Deps " "}}' ./app/... |
+	awk '$1 ~ /\.test$/ && / [^ ]*\/app\/internal\/testdb( |$|\[)/ { print $1 }' |
+	sed -e "s|^$module/||" -e 's|\.test$||')
+mapfile -t plain_dirs < <(printf '%s\n' "${dirs[@]}" | grep -vxF -f <(printf '%s\n' "${db_dirs[@]}" ""))
 
 # Every suite compiles at once; PostgreSQL finishes starting meanwhile.
 printf '%s\n' "${dirs[@]}" | xargs -P 0 -I{} bash -c 'compile "$1"' _ {}
-# Then the suites run one after another, each across Ginkgo's parallel
+# Suites without a database run alongside the others: they are quick and
+# leave PostgreSQL alone.
+printf '%s\n' "${plain_dirs[@]}" | xargs -P 0 -I{} bash -c 'run "$1"' _ {} &
+# The database suites run one after another, each across Ginkgo's parallel
 # processes. SUITES_AT_ONCE=N runs N at a time, which overlaps more of their
 # waiting; on a 2-core machine that has overloaded the test server until it
 # restarted, so one at a time is the default.
-printf '%s\n' "${dirs[@]}" | xargs -P "${SUITES_AT_ONCE:-1}" -I{} bash -c 'run "$1"' _ {}
+printf '%s\n' "${db_dirs[@]}" | xargs -P "${SUITES_AT_ONCE:-1}" -I{} bash -c 'run "$1"' _ {}
+wait
 rm -f "$lock"
 
 # One JUnit file, as CI systems expect: every suite's <testsuite> in one

@@ -21,10 +21,10 @@
 // and planned on every call, and for a lookup by key planning costs more
 // than executing (EXPLAIN ANALYZE: about 0.1 ms against 0.05 ms). The hot
 // statements (a tweet by id, authentication, insert, the conditional
-// update and delete) are therefore constant texts with $n parameters, run
-// through prepared: pgx prepares each once per connection and afterwards
-// sends only Bind and Execute, and PostgreSQL reuses the plan. The few
-// texts fit a small cache. Everything else, lists included, stays with Bun.
+// update and delete, the two lists) are therefore constant texts with $n
+// parameters, run through prepared: pgx prepares each once per connection
+// and afterwards sends only Bind and Execute, and PostgreSQL reuses the
+// plan. The few texts fit a small cache. Everything else stays with Bun.
 //
 // # Pool
 //

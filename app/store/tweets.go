@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/uptrace/bun"
-
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
 
@@ -17,29 +15,60 @@ type Tweets struct{ db *DB }
 // NewTweets returns the tweet store over db.
 func NewTweets(db *DB) *Tweets { return &Tweets{db: db} }
 
-// Every statement that returns tweets selects tweetColumns from a tweets
-// row t joined with joinAuthor, and scanTweet reads them: a new field of a
-// tweet, a count for instance, is an expression here and a destination there.
+// Every statement that returns tweets (get, list, create, update) selects
+// tweetColumns from a tweets row t joined with joinAuthor, and tweetScan
+// reads them: a new field of a tweet, a count for instance, is an expression
+// here and a destination in tweetScan.dest.
 const (
 	tweetColumns = `t.id, t.text, t.user_id, t.created_at, t.updated_at, u.username`
 	joinAuthor   = ` LEFT JOIN users u ON u.id = t.user_id`
 )
 
-// scanTweet reads one row of tweetColumns.
+// tweetScan receives one row of tweetColumns.
+type tweetScan struct {
+	twitter.Tweet
+	authorID *int64
+	username *string
+}
+
+// dest lists where each of tweetColumns goes, in order. Each is wrapped in
+// orZero: the row of an empty list page is all NULL.
+func (s *tweetScan) dest() []any {
+	return []any{orZero(&s.ID), orZero(&s.Text), orZero(&s.authorID), orZero(&s.CreatedAt), orZero(&s.UpdatedAt),
+		orZero(&s.username)}
+}
+
+// tweet is the scanned tweet, with its author and times in UTC.
+func (s *tweetScan) tweet() twitter.Tweet {
+	t := s.Tweet
+	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	if s.authorID != nil && s.username != nil {
+		t.Author = &twitter.Author{ID: *s.authorID, Username: *s.username}
+	}
+	return t
+}
+
+// scanTweet reads a row of tweetColumns.
 func scanTweet(row interface{ Scan(dest ...any) error }) (twitter.Tweet, error) {
-	var (
-		t        twitter.Tweet
-		authorID *int64
-		username *string
-	)
-	if err := row.Scan(&t.ID, &t.Text, &authorID, &t.CreatedAt, &t.UpdatedAt, &username); err != nil {
+	var s tweetScan
+	if err := row.Scan(s.dest()...); err != nil {
 		return twitter.Tweet{}, err
 	}
-	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
-	if authorID != nil && username != nil {
-		t.Author = &twitter.Author{ID: *authorID, Username: *username}
+	return s.tweet(), nil
+}
+
+// orZero scans a column into *p, or the zero value when it is NULL.
+func orZero[T any](p *T) sql.Scanner { return zeroOnNull[T]{p} }
+
+type zeroOnNull[T any] struct{ p *T }
+
+func (z zeroOnNull[T]) Scan(v any) error {
+	var n sql.Null[T]
+	if err := n.Scan(v); err != nil {
+		return err
 	}
-	return t, nil
+	*z.p = n.V
+	return nil
 }
 
 // Create stores a tweet by author (nil for anonymous) and returns it.
@@ -110,44 +139,79 @@ func (s *Tweets) ListByUser(ctx context.Context, userID int64, page twitter.Page
 // place (another role's session, a prepared transaction, one that ended
 // between the snapshot and the look-up) is counted, which only delays.
 //
-// Everything happens in the page's one statement: the horizon and the cursor
-// are init-plans, the page an index range scan on (xid, id) or
-// (user_id, xid, id).
+// One place remains: a transaction that ends between the page's snapshot and
+// its look-up in pg_stat_activity cannot be placed any more, so it is counted
+// and may cut the page short for nothing. The statement says when the
+// transaction that set its horizon has ended by the time it looked; a short
+// page is then read again, with a new snapshot in which that transaction is
+// over (at most listAttempts times in all; a short page is still correct).
+//
+// Everything else happens in the page's one statement: the horizon is
+// computed once, the cursor is an init-plan, and the page an index range scan
+// on (xid, id) or (user_id, xid, id). The statement always returns one row,
+// the horizon's, even for an empty page.
 
-// horizon is the lowest transaction id that may still insert tweets into this
-// database, per the statement's snapshot: the oldest running transaction not
-// known to belong to another database or to autovacuum, else the snapshot's
-// xmax.
-const horizon = `(SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
-	FROM pg_snapshot_xip(pg_current_snapshot()) AS x
-	WHERE xid(x) NOT IN (SELECT a.backend_xid FROM pg_stat_get_activity(NULL) AS a
-		WHERE a.backend_xid IS NOT NULL
-		AND (a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())
-			OR a.backend_type = 'autovacuum worker')))`
+// horizonCTE is the lowest transaction id that may still insert tweets into
+// this database, per the statement's snapshot: the oldest running
+// transaction not known to belong to another database or to autovacuum, else
+// the snapshot's xmax; and whether that transaction has ended meanwhile.
+const horizonCTE = `h AS MATERIALIZED (
+	SELECT coalesce(c.x, pg_snapshot_xmax(pg_current_snapshot())) AS xid,
+		coalesce(pg_xact_status(c.x) <> 'in progress', false) AS ended
+	FROM (SELECT min(x) AS x FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+		WHERE xid(x) NOT IN (SELECT a.backend_xid FROM pg_stat_get_activity(NULL) AS a
+			WHERE a.backend_xid IS NOT NULL
+			AND (a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())
+				OR a.backend_type = 'autovacuum worker'))) AS c)`
 
-// afterPosition is the list position of the tweet named by a cursor id: that
-// tweet's (xid, id), or, when it no longer exists, that of the nearest
-// existing tweet with a lower id (the start when there is none).
+// afterPosition is the list position of the tweet named by the cursor id $2:
+// that tweet's (xid, id), or, when it no longer exists, that of the nearest
+// existing tweet with a lower id (the start when there is none, or $2 is 0).
 const afterPosition = `(SELECT coalesce(c.xid, '0'), coalesce(c.id, 0) FROM (SELECT) AS one
-	LEFT JOIN LATERAL (SELECT xid, id FROM tweets WHERE id <= ? ORDER BY id DESC LIMIT 1) AS c ON true)`
+	LEFT JOIN LATERAL (SELECT xid, id FROM tweets WHERE id <= $2 ORDER BY id DESC LIMIT 1) AS c ON true)`
+
+// listPageSQL is a page of at most $1 tweets with their authors' names
+// after the cursor id $2, led by whether the horizon's transaction ended;
+// where is an extra condition on t.
+func listPageSQL(where string) string {
+	return `WITH ` + horizonCTE + `
+SELECT h.ended, p.*
+FROM h LEFT JOIN LATERAL (
+	SELECT ` + tweetColumns + `
+	FROM tweets t` + joinAuthor + `
+	WHERE t.xid < h.xid AND (t.xid, t.id) > ` + afterPosition + where + `
+	ORDER BY t.xid, t.id LIMIT $1) AS p ON true`
+}
+
+// ListTweetsSQL and ListUserTweetsSQL ($3: the user's id) are the list
+// statements, exported so that devtools/floor runs the very same text.
+var (
+	ListTweetsSQL     = listPageSQL("")
+	ListUserTweetsSQL = listPageSQL(" AND t.user_id = $3")
+)
+
+// listAttempts bounds the reads of one page (see above).
+const listAttempts = 3
 
 func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) ([]twitter.Tweet, bool, error) {
 	if err := page.Validate(); err != nil { // a zero limit would size the buffer and query wrongly
 		return nil, false, fmt.Errorf("select tweets: %w", err)
 	}
-	q := s.db.NewSelect().ColumnExpr(tweetColumns).TableExpr("tweets AS t" + joinAuthor).
-		Where("t.xid < " + horizon).
-		OrderExpr("t.xid ASC, t.id ASC").
-		Limit(int64(page.Limit) + 1) // one extra row tells whether another page exists
-	if page.AfterID > 0 {
-		q = q.Where("(t.xid, t.id) > "+afterPosition, page.AfterID)
-	}
+	query, args := ListTweetsSQL, []any{page.Limit + 1, page.AfterID} // one extra row tells whether another page exists
 	if userID != nil {
-		q = q.Where("t.user_id = ?", *userID)
+		query, args = ListUserTweetsSQL, append(args, *userID)
 	}
-	list, err := scanTweets(ctx, q, page.Limit+1)
-	if err != nil {
-		return nil, false, mapErr("select tweets", err, nil)
+	list := make([]twitter.Tweet, 0, page.Limit+1)
+	for attempt := 1; ; attempt++ {
+		var ended bool
+		var err error
+		list, ended, err = s.db.listPage(ctx, query, list[:0], args...)
+		if err != nil {
+			return nil, false, mapErr("select tweets", err, nil)
+		}
+		if len(list) > page.Limit || !ended || attempt == listAttempts {
+			break
+		}
 	}
 	more := len(list) > page.Limit
 	if more {
@@ -156,24 +220,27 @@ func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) ([]
 	return list, more, nil
 }
 
-// scanTweets runs q, a select of tweetColumns, and scans up to max rows in
-// order, without Bun's per-column reflection: a page of up to 200 tweets is
-// the heaviest read the API serves.
-func scanTweets(ctx context.Context, q *bun.SelectQuery, max int) ([]twitter.Tweet, error) {
-	rows, err := q.Rows(ctx)
+// listPage runs a list statement and appends its tweets to dst, scanning
+// columns in order without Bun's per-column reflection: a page of up to 200
+// tweets is the heaviest read the API serves. ended is the statement's
+// leading column.
+func (db *DB) listPage(ctx context.Context, query string, dst []twitter.Tweet, args ...any) (_ []twitter.Tweet, ended bool, err error) {
+	rows, err := db.DB.DB.QueryContext(ctx, query, prepared(args...)...)
 	if err != nil {
-		return nil, err
+		return dst, false, err
 	}
 	defer rows.Close()
-	list := make([]twitter.Tweet, 0, max)
 	for rows.Next() {
-		t, err := scanTweet(rows)
-		if err != nil {
-			return nil, err
+		var t tweetScan
+		if err := rows.Scan(append([]any{&ended}, t.dest()...)...); err != nil {
+			return dst, false, err
 		}
-		list = append(list, t)
+		if t.ID == 0 { // the horizon's row of an empty page: all NULL
+			continue
+		}
+		dst = append(dst, t.tweet())
 	}
-	return list, rows.Err()
+	return dst, ended, rows.Err()
 }
 
 // Update replaces the text of tweet id if actor may change it.

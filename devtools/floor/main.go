@@ -29,40 +29,23 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/twitter-api/twitter-api/app/store"
 )
 
 // The API's statements, text for text: the hot ones as app/store prepares
-// them, the list as Bun writes it with its values as parameters. pgx
-// prepares each once per connection.
+// them, the list from app/store itself. pgx prepares each once per
+// connection.
 const (
 	getTweet = `SELECT t.id, t.text, t.user_id, t.created_at, t.updated_at, u.username
 FROM tweets t LEFT JOIN users u ON u.id = t.user_id WHERE t.id = $1`
-	listTweets = `SELECT "t"."id", "t"."text", "t"."user_id", "t"."created_at", "t"."updated_at", ` +
-		`"user"."id" AS "user__id", "user"."username" AS "user__username" ` +
-		`FROM "tweets" AS "t" LEFT JOIN "users" AS "user" ON ("user"."id" = "t"."user_id") ` +
-		`WHERE (t.xid < ` + horizon + `) %s ORDER BY t.xid ASC, t.id ASC LIMIT $1`
 	authUser    = `SELECT id, username, email, api_key_hash, created_at FROM users WHERE api_key_hash = $1`
 	insertTweet = `INSERT INTO tweets (text, user_id) VALUES ($1, $2) RETURNING id, created_at, updated_at`
 	updateTweet = `UPDATE tweets SET text = $1, updated_at = clock_timestamp()
 WHERE id = $2 AND (user_id IS NULL OR user_id = $3) RETURNING user_id, created_at, updated_at`
 	ownerOf = `SELECT user_id FROM tweets WHERE id = $1`
-
-	// The list's visibility horizon and cursor position, as app/store writes them.
-	horizon = `(SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
-	FROM pg_snapshot_xip(pg_current_snapshot()) AS x
-	WHERE xid(x) NOT IN (SELECT a.backend_xid FROM pg_stat_get_activity(NULL) AS a
-		WHERE a.backend_xid IS NOT NULL
-		AND (a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())
-			OR a.backend_type = 'autovacuum worker')))`
-	afterPosition = `AND ((t.xid, t.id) > (SELECT coalesce(c.xid, '0'), coalesce(c.id, 0) FROM (SELECT) AS one
-	LEFT JOIN LATERAL (SELECT xid, id FROM tweets WHERE id <= $2 ORDER BY id DESC LIMIT 1) AS c ON true))`
-)
-
-// The first page has no cursor, as in the API.
-var (
-	listFirst = fmt.Sprintf(listTweets, "")
-	listAfter = fmt.Sprintf(listTweets, afterPosition)
 )
 
 type author struct {
@@ -168,20 +151,31 @@ func (s server) list(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("after_id"); v != "" {
 		after, _ = strconv.ParseInt(v, 10, 64)
 	}
-	query, args := listFirst, []any{limit + 1}
-	if after > 0 {
-		query, args = listAfter, []any{limit + 1, after}
-	}
-	rows, err := s.pool.Query(r.Context(), query, args...)
+	rows, err := s.pool.Query(r.Context(), store.ListTweetsSQL, limit+1, after)
 	if !reply(w, err) {
 		return
 	}
 	out := make([]tweet, 0, limit+1)
 	for rows.Next() {
-		t, err := scanTweet(rows)
+		var (
+			ended            bool
+			id               pgtype.Int8 // NULL on the horizon's row of an empty page
+			text             pgtype.Text
+			created, updated pgtype.Timestamptz
+			userID           *int64
+			username         *string
+		)
+		err := rows.Scan(&ended, &id, &text, &userID, &created, &updated, &username)
 		if !reply(w, err) {
 			rows.Close()
 			return
+		}
+		if !id.Valid {
+			continue
+		}
+		t := tweet{ID: id.Int64, Text: text.String, CreatedAt: created.Time, UpdatedAt: updated.Time}
+		if userID != nil && username != nil {
+			t.User = &author{ID: *userID, Username: *username}
 		}
 		out = append(out, t)
 	}

@@ -91,7 +91,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stdout)
+	logOut := newLogWriter(stdout)
+	defer logOut.Close() // last: every line logged below is written
+	log := newLogger(cfg, logOut)
 	db, err := openDB(cfg)
 	if err != nil {
 		return err
