@@ -73,7 +73,7 @@ func (z zeroOnNull[T]) Scan(v any) error {
 
 // Create stores a tweet by author (nil for anonymous) and returns it.
 func (s *Tweets) Create(ctx context.Context, text string, author *twitter.User) (twitter.Tweet, error) {
-	t, err := scanTweet(s.db.queryRow(ctx, insertTweetSQL, text, actorID(author)))
+	t, err := scanTweet(s.db.queryRow(ctx, InsertTweetSQL, text, actorID(author)))
 	if err != nil {
 		return twitter.Tweet{}, mapErr("insert tweet", err, constraints{
 			// The author was deleted after authenticating: the key
@@ -86,7 +86,7 @@ func (s *Tweets) Create(ctx context.Context, text string, author *twitter.User) 
 
 // Get returns the tweet with id.
 func (s *Tweets) Get(ctx context.Context, id int64) (twitter.Tweet, error) {
-	t, err := scanTweet(s.db.queryRow(ctx, getTweetSQL, id))
+	t, err := scanTweet(s.db.queryRow(ctx, GetTweetSQL, id))
 	if err != nil {
 		return twitter.Tweet{}, mapErr("select tweet", err, nil)
 	}
@@ -248,7 +248,7 @@ func (s *Tweets) Update(ctx context.Context, id int64, text string, actor *twitt
 	for range maxAttempts {
 		// One statement: ownership is part of the WHERE clause, so no lock
 		// or transaction is needed for it to hold at the moment of writing.
-		t, err := scanTweet(s.db.queryRow(ctx, updateTweetSQL, text, id, actorID(actor)))
+		t, err := scanTweet(s.db.queryRow(ctx, UpdateTweetSQL, text, id, actorID(actor)))
 		if err == nil {
 			return t, nil
 		}
@@ -289,16 +289,17 @@ var errUnsettled = errors.New("the tweet's ownership kept changing")
 // The hot statements, prepared once per connection (see the package
 // comment). Ownership is twitter.CanModify as a WHERE condition: anonymous
 // tweets are open to everyone, others only to their author; without an
-// actor $3 is NULL, which matches no author.
+// actor $3 is NULL, which matches no author. Exported, like the lists' and
+// AuthenticateSQL, so that devtools/floor runs the very same texts.
 const (
-	getTweetSQL    = `SELECT ` + tweetColumns + ` FROM tweets t` + joinAuthor + ` WHERE t.id = $1`
-	insertTweetSQL = `WITH t AS (INSERT INTO tweets (text, user_id) VALUES ($1, $2) RETURNING *)
+	GetTweetSQL    = `SELECT ` + tweetColumns + ` FROM tweets t` + joinAuthor + ` WHERE t.id = $1`
+	InsertTweetSQL = `WITH t AS (INSERT INTO tweets (text, user_id) VALUES ($1, $2) RETURNING *)
 SELECT ` + tweetColumns + ` FROM t` + joinAuthor
-	updateTweetSQL = `WITH t AS (UPDATE tweets SET text = $1, updated_at = clock_timestamp()
+	UpdateTweetSQL = `WITH t AS (UPDATE tweets SET text = $1, updated_at = clock_timestamp()
 WHERE id = $2 AND (user_id IS NULL OR user_id = $3) RETURNING *)
 SELECT ` + tweetColumns + ` FROM t` + joinAuthor
 	deleteTweetSQL = `DELETE FROM tweets WHERE id = $1 AND (user_id IS NULL OR user_id = $2)`
-	tweetOwnerSQL  = `SELECT user_id FROM tweets WHERE id = $1`
+	TweetOwnerSQL  = `SELECT user_id FROM tweets WHERE id = $1`
 )
 
 // actorID is the actor's id as a statement parameter: NULL for none.
@@ -315,7 +316,7 @@ func actorID(actor *twitter.User) *int64 {
 // between, and the change should be tried again.
 func (s *Tweets) whyUnmodifiable(ctx context.Context, id int64, actor *twitter.User) error {
 	var owner *int64
-	if err := s.db.queryRow(ctx, tweetOwnerSQL, id).Scan(&owner); err != nil {
+	if err := s.db.queryRow(ctx, TweetOwnerSQL, id).Scan(&owner); err != nil {
 		return mapErr("select tweet", err, nil)
 	}
 	t := twitter.Tweet{ID: id}
