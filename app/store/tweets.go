@@ -230,9 +230,11 @@ func (db *DB) listPage(ctx context.Context, query string, dst []twitter.Tweet, a
 		return dst, false, err
 	}
 	defer rows.Close()
+	// One set of destinations for every row: each Scan writes every column.
+	var t tweetScan
+	dest := append([]any{&ended}, t.dest()...)
 	for rows.Next() {
-		var t tweetScan
-		if err := rows.Scan(append([]any{&ended}, t.dest()...)...); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return dst, false, err
 		}
 		if t.ID == 0 { // the horizon's row of an empty page: all NULL
