@@ -42,23 +42,6 @@ const BodyBudgetBytes = 16 * MaxBodyBytes
 // DefaultRequestTimeout is a request's budget when Deps sets none.
 const DefaultRequestTimeout = 5 * time.Second
 
-// TweetStore is everything the API needs from tweet storage.
-type TweetStore interface {
-	tweetCreator
-	tweetGetter
-	tweetLister
-	userTweetLister
-	tweetUpdater
-	tweetDeleter
-}
-
-// UserStore is everything the API needs from user storage.
-type UserStore interface {
-	userCreator
-	userGetter
-	authenticator
-}
-
 // Pinger reports whether the database answers.
 type Pinger interface {
 	Ping(ctx context.Context) error
@@ -66,8 +49,8 @@ type Pinger interface {
 
 // Deps are the API's collaborators and settings.
 type Deps struct {
-	Tweets    TweetStore
-	Users     UserStore
+	// Services are the domain's, one a resource: store's DB.Services().
+	twitter.Services
 	DB        Pinger
 	Logger    *slog.Logger
 	Version   string
@@ -121,11 +104,3 @@ func New(d Deps) *fiber.App {
 	addRoutes(app, d)
 	return app
 }
-
-// actor is the authenticated user of the request, or nil.
-func actor(c *fiber.Ctx) *twitter.User {
-	u, _ := c.Locals(actorKey{}).(*twitter.User)
-	return u
-}
-
-type actorKey struct{}

@@ -21,6 +21,7 @@ import (
 	"github.com/twitter-api/twitter-api/app/httpapi"
 	"github.com/twitter-api/twitter-api/app/internal/testdb"
 	"github.com/twitter-api/twitter-api/app/store"
+	"github.com/twitter-api/twitter-api/app/twitter"
 )
 
 func TestHTTPAPI(t *testing.T) {
@@ -47,8 +48,7 @@ var _ = BeforeEach(func() {
 // newApp builds the API over db, the suite's database or one behind a proxy.
 func newApp(db *store.DB) *fiber.App {
 	return httpapi.New(httpapi.Deps{
-		Tweets:    store.NewTweets(db),
-		Users:     store.NewUsers(db),
+		Services:  db.Services(),
 		DB:        db,
 		Version:   testVersion,
 		StartedAt: startedAt,
@@ -56,6 +56,38 @@ func newApp(db *store.DB) *fiber.App {
 		// at once must not fail on a loaded CI machine.
 		RequestTimeout: 10 * time.Second,
 	})
+}
+
+// servicesWith is db's services with some replaced, e.g. by a wrapper that
+// observes or fails.
+func servicesWith(db *store.DB, replace func(*twitter.Services)) twitter.Services {
+	s := db.Services()
+	replace(&s)
+	return s
+}
+
+// proxiedApp is an API over a second pool on the suite's database, through
+// a proxy the spec can cut or stall.
+func proxiedApp() (*testdb.Proxy, *fiber.App) {
+	GinkgoHelper()
+	proxy, db := tdb.Proxied()
+	return proxy, newApp(db)
+}
+
+// expectUnavailable checks a 503 problem that tells the client when to retry.
+func expectUnavailable(r result) {
+	GinkgoHelper()
+	expectProblem(r, http.StatusServiceUnavailable)
+	Expect(r.header.Get("Retry-After")).To(MatchRegexp(`^[1-9][0-9]*$`))
+}
+
+// eventuallyOK waits until a answers GET target with 200, as it must once
+// the database is back.
+func eventuallyOK(a *fiber.App, target string) {
+	GinkgoHelper()
+	Eventually(func() int {
+		return req(http.MethodGet, target).on(a).status
+	}).WithTimeout(15 * time.Second).WithPolling(50 * time.Millisecond).Should(Equal(http.StatusOK))
 }
 
 // result is a response read in full.

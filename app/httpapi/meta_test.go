@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/twitter-api/twitter-api/app/httpapi"
-	"github.com/twitter-api/twitter-api/app/store"
 )
 
 var _ = Describe("meta endpoints", func() {
@@ -137,23 +135,12 @@ var _ = Describe("access log", func() {
 	BeforeEach(func() {
 		logged = &bytes.Buffer{}
 		loggingApp = httpapi.New(httpapi.Deps{
-			Tweets: store.NewTweets(tdb.DB), Users: store.NewUsers(tdb.DB), DB: tdb.DB,
+			Services: tdb.DB.Services(), DB: tdb.DB,
 			Logger: slog.New(slog.NewJSONHandler(logged, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		})
 	})
 
-	lines := func() []map[string]any {
-		var out []map[string]any
-		for _, l := range strings.Split(strings.TrimSpace(logged.String()), "\n") {
-			if l == "" {
-				continue
-			}
-			var m map[string]any
-			Expect(json.Unmarshal([]byte(l), &m)).To(Succeed(), l)
-			out = append(out, m)
-		}
-		return out
-	}
+	lines := func() []map[string]any { return logLines(logged) }
 
 	It("writes one JSON line a request with id, method, path, status and duration", func() {
 		r := req(http.MethodGet, "/tweets/999").with("X-Request-ID", "trace-1").on(loggingApp)

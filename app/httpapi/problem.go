@@ -81,9 +81,9 @@ func problemFor(err error) problem {
 	case errors.Is(err, twitter.ErrUnknownAPIKey):
 		return newProblem(fiber.StatusUnauthorized, "the X-API-Key header does not hold a valid API key")
 	case errors.Is(err, twitter.ErrUnauthorized):
-		return newProblem(fiber.StatusUnauthorized, "this tweet has an author: send the author's API key in X-API-Key")
+		return newProblem(fiber.StatusUnauthorized, "this request needs an API key: send one in X-API-Key")
 	case errors.Is(err, twitter.ErrForbidden):
-		return newProblem(fiber.StatusForbidden, "only the author may change or delete this tweet")
+		return newProblem(fiber.StatusForbidden, "the owner of this API key is not allowed to do this")
 	case errors.Is(err, twitter.ErrUnavailable):
 		return newProblem(fiber.StatusServiceUnavailable, "the database is unavailable; retry later")
 	case errors.Is(err, context.DeadlineExceeded):

@@ -13,7 +13,6 @@ import (
 
 	"github.com/twitter-api/twitter-api/app/httpapi"
 	"github.com/twitter-api/twitter-api/app/internal/testdb"
-	"github.com/twitter-api/twitter-api/app/store"
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
 
@@ -29,9 +28,7 @@ var _ = Describe("statements a request sends to PostgreSQL", func() {
 	)
 
 	BeforeEach(func(ctx SpecContext) {
-		var db *store.DB
-		proxy, db = tdb.Proxied()
-		counted = newApp(db)
+		proxy, counted = proxiedApp()
 		author = createUser("counted", "counted@example.com")
 		other = createUser("bystander", "bystander@example.com")
 		owned = createTweet("owned", author.APIKey)
@@ -93,10 +90,10 @@ var _ = Describe("statements a request sends to PostgreSQL", func() {
 
 // deletesAfterAuth deletes the user right after authenticating them, as a
 // concurrent DELETE of the account would.
-type deletesAfterAuth struct{ httpapi.UserStore }
+type deletesAfterAuth struct{ twitter.UserService }
 
 func (d deletesAfterAuth) ByAPIKey(ctx context.Context, key string) (twitter.User, error) {
-	u, err := d.UserStore.ByAPIKey(ctx, key)
+	u, err := d.UserService.ByAPIKey(ctx, key)
 	if err == nil {
 		_, err = tdb.DB.ExecContext(ctx, "DELETE FROM users WHERE id = ?", u.ID)
 	}
@@ -107,7 +104,7 @@ var _ = Describe("constraint violations", func() {
 	It("answers 401 when the author is deleted between authentication and the insert", func() {
 		u := createUser("vanishing", "vanishing@example.com")
 		racing := httpapi.New(httpapi.Deps{
-			Tweets: store.NewTweets(tdb.DB), Users: deletesAfterAuth{store.NewUsers(tdb.DB)}, DB: tdb.DB,
+			Services: servicesWith(tdb.DB, func(s *twitter.Services) { s.Users = deletesAfterAuth{s.Users} }), DB: tdb.DB,
 		})
 		r := req(http.MethodPost, "/tweets").withJSON(tweetBody("orphan")).with("X-API-Key", u.APIKey).on(racing)
 		p := expectProblem(r, http.StatusUnauthorized)
@@ -124,7 +121,7 @@ var _ = Describe("constraint violations", func() {
 		})
 		var logs bytes.Buffer
 		logged := httpapi.New(httpapi.Deps{
-			Tweets: store.NewTweets(tdb.DB), Users: store.NewUsers(tdb.DB), DB: tdb.DB,
+			Services: tdb.DB.Services(), DB: tdb.DB,
 			Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 		})
 		Expect(req(http.MethodPost, "/tweets").withJSON(tweetBody("twice")).on(logged).status).To(Equal(http.StatusCreated))

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,7 +18,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/twitter-api/twitter-api/app/httpapi"
-	"github.com/twitter-api/twitter-api/app/store"
+	"github.com/twitter-api/twitter-api/app/internal/apitest"
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
 
@@ -40,43 +39,36 @@ func (d *deadlines) note(call string, ctx context.Context) {
 // observedUsers and observedTweets are the real stores, noting the
 // deadline of every call they serve.
 type observedUsers struct {
-	*store.Users
+	twitter.UserService
 	d *deadlines
 }
 
 func (u observedUsers) ByAPIKey(ctx context.Context, key string) (twitter.User, error) {
 	u.d.note("ByAPIKey", ctx)
-	return u.Users.ByAPIKey(ctx, key)
+	return u.UserService.ByAPIKey(ctx, key)
 }
 
 type observedTweets struct {
-	*store.Tweets
+	twitter.TweetService
 	d *deadlines
 }
 
 func (t observedTweets) Update(ctx context.Context, id int64, text string, actor *twitter.User) (twitter.Tweet, error) {
 	t.d.note("Update", ctx)
-	return t.Tweets.Update(ctx, id, text, actor)
+	return t.TweetService.Update(ctx, id, text, actor)
 }
 
 // panickingTweets fails the way a bug would.
-type panickingTweets struct{ *store.Tweets }
+type panickingTweets struct{ twitter.TweetService }
 
 func (panickingTweets) Get(context.Context, int64) (twitter.Tweet, error) { panic("bug in Get") }
 
 // logLines decodes JSON log output.
 func logLines(b *bytes.Buffer) []map[string]any {
 	GinkgoHelper()
-	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
-		if l == "" {
-			continue
-		}
-		var m map[string]any
-		Expect(json.Unmarshal([]byte(l), &m)).To(Succeed(), l)
-		out = append(out, m)
-	}
-	return out
+	lines, err := apitest.LogLines(b.String())
+	Expect(err).NotTo(HaveOccurred())
+	return lines
 }
 
 var _ = Describe("one budget per request", func() {
@@ -85,7 +77,9 @@ var _ = Describe("one budget per request", func() {
 		t := createTweet("before", u.APIKey)
 		d := &deadlines{got: map[string]time.Time{}}
 		a := httpapi.New(httpapi.Deps{
-			Tweets: observedTweets{store.NewTweets(tdb.DB), d}, Users: observedUsers{store.NewUsers(tdb.DB), d},
+			Services: servicesWith(tdb.DB, func(s *twitter.Services) {
+				s.Tweets, s.Users = observedTweets{s.Tweets, d}, observedUsers{s.Users, d}
+			}),
 			DB: tdb.DB, RequestTimeout: 3 * time.Second,
 		})
 		start := time.Now()
@@ -102,7 +96,7 @@ var _ = Describe("one budget per request", func() {
 		parent, abort := context.WithCancel(context.Background())
 		DeferCleanup(abort)
 		a := httpapi.New(httpapi.Deps{
-			Tweets: store.NewTweets(db), Users: store.NewUsers(db), DB: db,
+			Services: db.Services(), DB: db,
 			RequestTimeout: time.Minute, Context: parent,
 		})
 		Expect(req(http.MethodGet, "/tweets").on(a).status).To(Equal(http.StatusOK))
@@ -117,8 +111,7 @@ var _ = Describe("one budget per request", func() {
 		abort()
 		var r result
 		Eventually(got).WithTimeout(5*time.Second).Should(Receive(&r), "the minute-long budget did not matter")
-		expectProblem(r, http.StatusServiceUnavailable)
-		Expect(r.header.Get("Retry-After")).NotTo(BeEmpty())
+		expectUnavailable(r)
 	})
 })
 
@@ -126,7 +119,7 @@ var _ = Describe("readiness while shutting down", func() {
 	It("answers /readyz 503 with Retry-After once draining, while other routes keep serving", func() {
 		draining := make(chan struct{})
 		a := httpapi.New(httpapi.Deps{
-			Tweets: store.NewTweets(tdb.DB), Users: store.NewUsers(tdb.DB), DB: tdb.DB, Draining: draining,
+			Services: tdb.DB.Services(), DB: tdb.DB, Draining: draining,
 		})
 		Expect(req(http.MethodGet, "/readyz").on(a).status).To(Equal(http.StatusOK))
 		close(draining)
@@ -152,7 +145,7 @@ var _ = Describe("small gaps", func() {
 	It("logs a panic with the request id, and answers 500", func() {
 		logged := &bytes.Buffer{}
 		a := httpapi.New(httpapi.Deps{
-			Tweets: panickingTweets{store.NewTweets(tdb.DB)}, Users: store.NewUsers(tdb.DB), DB: tdb.DB,
+			Services: servicesWith(tdb.DB, func(s *twitter.Services) { s.Tweets = panickingTweets{s.Tweets} }), DB: tdb.DB,
 			Logger: slog.New(slog.NewJSONHandler(logged, nil)),
 		})
 		r := req(http.MethodGet, "/tweets/1").with("X-Request-ID", "panic-trace-1").on(a)
@@ -175,7 +168,7 @@ var _ = Describe("requests the server refuses before any handler", func() {
 	BeforeEach(func() {
 		logged = &bytes.Buffer{}
 		a = httpapi.New(httpapi.Deps{
-			Tweets: store.NewTweets(tdb.DB), Users: store.NewUsers(tdb.DB), DB: tdb.DB,
+			Services: tdb.DB.Services(), DB: tdb.DB,
 			Logger: slog.New(slog.NewJSONHandler(logged, nil)),
 		})
 	})
@@ -208,7 +201,7 @@ var _ = Describe("the request body budget", func() {
 
 	BeforeEach(func() {
 		a := httpapi.New(httpapi.Deps{
-			Tweets: store.NewTweets(tdb.DB), Users: store.NewUsers(tdb.DB), DB: tdb.DB,
+			Services: tdb.DB.Services(), DB: tdb.DB,
 			RequestTimeout: 3 * time.Second, // the wait for room, and each insert's budget
 		})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -312,7 +305,7 @@ var _ = Describe("when the database stalls", func() {
 		proxy, db := tdb.Proxied()
 		const budget = time.Second
 		a := httpapi.New(httpapi.Deps{
-			Tweets: store.NewTweets(db), Users: store.NewUsers(db), DB: db, RequestTimeout: budget,
+			Services: db.Services(), DB: db, RequestTimeout: budget,
 		})
 		Expect(req(http.MethodGet, "/readyz").on(a).status).To(Equal(http.StatusOK))
 		Expect(req(http.MethodGet, tweetPath(saved.ID)).on(a).status).To(Equal(http.StatusOK))
@@ -342,8 +335,7 @@ var _ = Describe("when the database stalls", func() {
 		}
 		wg.Wait()
 		for i, o := range out {
-			expectProblem(o.r, http.StatusServiceUnavailable)
-			Expect(o.r.header.Get("Retry-After")).To(MatchRegexp(`^[1-9][0-9]*$`))
+			expectUnavailable(o.r)
 			// The budget plus scheduling slack on a busy machine, far below
 			// the 5 s the connect timeout or a second budget would add.
 			Expect(o.elapsed).To(BeNumerically("<", budget+2*time.Second), "%s %s", stalled[i].method, stalled[i].target)
@@ -351,12 +343,8 @@ var _ = Describe("when the database stalls", func() {
 		Expect(req(http.MethodGet, "/healthz").on(a).status).To(Equal(http.StatusOK))
 
 		proxy.Resume()
-		Eventually(func() int {
-			return req(http.MethodGet, "/readyz").on(a).status
-		}).WithTimeout(15 * time.Second).WithPolling(50 * time.Millisecond).Should(Equal(http.StatusOK))
-		Eventually(func() int {
-			return req(http.MethodGet, tweetPath(saved.ID)).on(a).status
-		}).WithTimeout(15 * time.Second).WithPolling(50 * time.Millisecond).Should(Equal(http.StatusOK))
+		eventuallyOK(a, "/readyz")
+		eventuallyOK(a, tweetPath(saved.ID))
 		r := req(http.MethodPost, "/tweets").withJSON(tweetBody("after the stall")).with("X-API-Key", u.APIKey).on(a)
 		Expect(r.status).To(Equal(http.StatusCreated), "%s", r)
 	})

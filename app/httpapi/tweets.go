@@ -9,30 +9,6 @@ import (
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
 
-type tweetCreator interface {
-	Create(ctx context.Context, text string, author *twitter.User) (twitter.Tweet, error)
-}
-
-type tweetGetter interface {
-	Get(ctx context.Context, id int64) (twitter.Tweet, error)
-}
-
-type tweetLister interface {
-	List(ctx context.Context, page twitter.Page) ([]twitter.Tweet, bool, error)
-}
-
-type userTweetLister interface {
-	ListByUser(ctx context.Context, userID int64, page twitter.Page) ([]twitter.Tweet, bool, error)
-}
-
-type tweetUpdater interface {
-	Update(ctx context.Context, id int64, text string, actor *twitter.User) (twitter.Tweet, error)
-}
-
-type tweetDeleter interface {
-	Delete(ctx context.Context, id int64, actor *twitter.User) error
-}
-
 // handleListTweets lists tweets.
 //
 //	@Summary		List tweets
@@ -50,7 +26,7 @@ type tweetDeleter interface {
 //	@Failure		431	{object}	problem	"Request line and headers too large"
 //	@Failure		503			{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/tweets [get]
-func handleListTweets(tweets tweetLister) fiber.Handler {
+func handleListTweets(tweets twitter.TweetService) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		page, err := pageParams(c)
 		if err != nil {
@@ -83,7 +59,7 @@ func handleListTweets(tweets tweetLister) fiber.Handler {
 //	@Failure		431	{object}	problem	"Request line and headers too large"
 //	@Failure		503			{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/users/{id}/tweets [get]
-func handleListUserTweets(tweets userTweetLister) fiber.Handler {
+func handleListUserTweets(tweets twitter.TweetService) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		id, err := pathID(c, "id")
 		if err != nil {
@@ -129,13 +105,13 @@ func sendPage(c *fiber.Ctx, page twitter.Page, list []twitter.Tweet, more bool) 
 //	@Failure		431	{object}	problem	"Request line and headers too large"
 //	@Failure		503		{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/tweets [post]
-func handleCreateTweet(tweets tweetCreator) fiber.Handler {
-	return func(c *fiber.Ctx) error {
+func handleCreateTweet(tweets twitter.TweetService) actorHandler {
+	return func(c *fiber.Ctx, actor *twitter.User) error {
 		text, err := decodeTweetText(c)
 		if err != nil {
 			return err
 		}
-		t, err := tweets.Create(c.UserContext(), text, actor(c))
+		t, err := tweets.Create(c.UserContext(), text, actor)
 		if err != nil {
 			return err
 		}
@@ -158,7 +134,7 @@ func handleCreateTweet(tweets tweetCreator) fiber.Handler {
 //	@Failure	431	{object}	problem	"Request line and headers too large"
 //	@Failure	503	{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router		/tweets/{id} [get]
-func handleGetTweet(tweets tweetGetter) fiber.Handler {
+func handleGetTweet(tweets twitter.TweetService) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		id, err := pathID(c, "id")
 		if err != nil {
@@ -195,8 +171,8 @@ func handleGetTweet(tweets tweetGetter) fiber.Handler {
 //	@Failure		431	{object}	problem	"Request line and headers too large"
 //	@Failure		503		{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/tweets/{id} [patch]
-func handleUpdateTweet(tweets tweetUpdater) fiber.Handler {
-	return func(c *fiber.Ctx) error {
+func handleUpdateTweet(tweets twitter.TweetService) actorHandler {
+	return func(c *fiber.Ctx, actor *twitter.User) error {
 		id, err := pathID(c, "id")
 		if err != nil {
 			return err
@@ -205,7 +181,7 @@ func handleUpdateTweet(tweets tweetUpdater) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		t, err := tweets.Update(c.UserContext(), id, text, actor(c))
+		t, err := tweets.Update(c.UserContext(), id, text, actor)
 		if err != nil {
 			return err
 		}
@@ -232,17 +208,26 @@ func handleUpdateTweet(tweets tweetUpdater) fiber.Handler {
 //	@Failure		431	{object}	problem	"Request line and headers too large"
 //	@Failure		503	{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/tweets/{id} [delete]
-func handleDeleteTweet(tweets tweetDeleter) fiber.Handler {
-	return func(c *fiber.Ctx) error {
+func handleDeleteTweet(tweets twitter.TweetService) actorHandler {
+	return actOnTweet(tweets.Delete)
+}
+
+// tweetAction does something to tweet id for actor (nil when anonymous):
+// a domain method value such as TweetService.Delete.
+type tweetAction func(ctx context.Context, id int64, actor *twitter.User) error
+
+// actOnTweet is the handler of a route that acts on the tweet its path
+// names and answers 204 No Content.
+func actOnTweet(act tweetAction) actorHandler {
+	return func(c *fiber.Ctx, actor *twitter.User) error {
 		id, err := pathID(c, "id")
 		if err != nil {
 			return err
 		}
-		if err := tweets.Delete(c.UserContext(), id, actor(c)); err != nil {
+		if err := act(c.UserContext(), id, actor); err != nil {
 			return err
 		}
-		c.Status(fiber.StatusNoContent)
-		return nil
+		return c.SendStatus(fiber.StatusNoContent)
 	}
 }
 

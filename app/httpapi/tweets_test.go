@@ -9,6 +9,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/twitter-api/twitter-api/app/internal/apitest"
 )
 
 var _ = Describe("tweets", func() {
@@ -18,7 +20,7 @@ var _ = Describe("tweets", func() {
 			Expect(r.status).To(Equal(http.StatusCreated), "response: %s", r)
 			Expect(r.header.Get("Content-Type")).To(HavePrefix("application/json"))
 			body := r.object()
-			Expect(body).To(HaveLen(5))
+			Expect(body).To(apitest.MatchSchema("Tweet"))
 			Expect(body).To(HaveKeyWithValue("text", "Hello, world!"))
 			Expect(body).To(HaveKeyWithValue("user", BeNil()))
 			id, ok := body["id"].(float64)

@@ -2,14 +2,12 @@ package httpapi_test
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/twitter-api/twitter-api/app/internal/testdb"
-	"github.com/twitter-api/twitter-api/app/store"
 )
 
 var _ = Describe("when the database goes away", func() {
@@ -25,34 +23,26 @@ var _ = Describe("when the database goes away", func() {
 		user = createUser("survivor", "survivor@example.com")
 		saved = createTweet("still here", user.APIKey)
 
-		var db *store.DB
-		proxy, db = tdb.Proxied()
-		proxied = newApp(db)
+		proxy, proxied = proxiedApp()
 
 		// Warm the pool so that going down cuts open connections too.
 		Expect(req(http.MethodGet, "/readyz").on(proxied).status).To(Equal(http.StatusOK))
 		Expect(decodeTweet(req(http.MethodGet, tweetPath(saved.ID)).on(proxied))).To(Equal(saved))
 	})
 
-	expect503 := func(r result) {
-		GinkgoHelper()
-		expectProblem(r, http.StatusServiceUnavailable)
-		Expect(r.header.Get("Retry-After")).To(MatchRegexp(`^[1-9][0-9]*$`))
-	}
-
 	It("answers 503 with Retry-After everywhere the database is needed, keeps /healthz at 200, and recovers without a rebuild", func() {
 		proxy.Down()
 
-		expect503(req(http.MethodGet, "/readyz").on(proxied))
-		expect503(req(http.MethodGet, "/tweets").on(proxied))
-		expect503(req(http.MethodGet, tweetPath(saved.ID)).on(proxied))
-		expect503(req(http.MethodPost, "/tweets").withJSON(tweetBody("lost")).on(proxied))
-		expect503(req(http.MethodPost, "/tweets").withJSON(tweetBody("lost")).with("X-API-Key", user.APIKey).on(proxied))
-		expect503(req(http.MethodPatch, tweetPath(saved.ID)).withJSON(tweetBody("lost")).on(proxied))
-		expect503(req(http.MethodDelete, tweetPath(saved.ID)).with("X-API-Key", user.APIKey).on(proxied))
-		expect503(req(http.MethodPost, "/users").withJSON(userBody("newbie", "newbie@example.com")).on(proxied))
-		expect503(req(http.MethodGet, userPath(user.ID)).on(proxied))
-		expect503(req(http.MethodGet, userPath(user.ID)+"/tweets").on(proxied))
+		expectUnavailable(req(http.MethodGet, "/readyz").on(proxied))
+		expectUnavailable(req(http.MethodGet, "/tweets").on(proxied))
+		expectUnavailable(req(http.MethodGet, tweetPath(saved.ID)).on(proxied))
+		expectUnavailable(req(http.MethodPost, "/tweets").withJSON(tweetBody("lost")).on(proxied))
+		expectUnavailable(req(http.MethodPost, "/tweets").withJSON(tweetBody("lost")).with("X-API-Key", user.APIKey).on(proxied))
+		expectUnavailable(req(http.MethodPatch, tweetPath(saved.ID)).withJSON(tweetBody("lost")).on(proxied))
+		expectUnavailable(req(http.MethodDelete, tweetPath(saved.ID)).with("X-API-Key", user.APIKey).on(proxied))
+		expectUnavailable(req(http.MethodPost, "/users").withJSON(userBody("newbie", "newbie@example.com")).on(proxied))
+		expectUnavailable(req(http.MethodGet, userPath(user.ID)).on(proxied))
+		expectUnavailable(req(http.MethodGet, userPath(user.ID)+"/tweets").on(proxied))
 
 		// Validation does not need the database: still a 4xx.
 		expectProblem(req(http.MethodPost, "/tweets").withJSON(`{"text":""}`).on(proxied), http.StatusUnprocessableEntity, "text")
@@ -65,12 +55,8 @@ var _ = Describe("when the database goes away", func() {
 
 		Expect(proxy.Up()).To(Succeed())
 
-		Eventually(func() int {
-			return req(http.MethodGet, "/readyz").on(proxied).status
-		}).WithTimeout(15 * time.Second).WithPolling(50 * time.Millisecond).Should(Equal(http.StatusOK))
-		Eventually(func() int {
-			return req(http.MethodGet, "/tweets").on(proxied).status
-		}).WithTimeout(15 * time.Second).WithPolling(50 * time.Millisecond).Should(Equal(http.StatusOK))
+		eventuallyOK(proxied, "/readyz")
+		eventuallyOK(proxied, "/tweets")
 
 		r := req(http.MethodGet, "/tweets").on(proxied)
 		Expect(tweetList(r)).To(Equal([]tweet{saved}))
@@ -82,12 +68,10 @@ var _ = Describe("when the database goes away", func() {
 	It("can go down and come back more than once", func() {
 		for range 3 {
 			proxy.Down()
-			expect503(req(http.MethodGet, "/readyz").on(proxied))
-			expect503(req(http.MethodGet, "/tweets").on(proxied))
+			expectUnavailable(req(http.MethodGet, "/readyz").on(proxied))
+			expectUnavailable(req(http.MethodGet, "/tweets").on(proxied))
 			Expect(proxy.Up()).To(Succeed())
-			Eventually(func() int {
-				return req(http.MethodGet, "/tweets").on(proxied).status
-			}).WithTimeout(15 * time.Second).WithPolling(50 * time.Millisecond).Should(Equal(http.StatusOK))
+			eventuallyOK(proxied, "/tweets")
 		}
 		Expect(decodeTweet(req(http.MethodGet, tweetPath(saved.ID)).on(proxied))).To(Equal(saved))
 	})

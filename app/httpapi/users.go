@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"strconv"
 
@@ -9,14 +8,6 @@ import (
 
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
-
-type userCreator interface {
-	Create(ctx context.Context, u twitter.NewUser, keyHash []byte) (twitter.User, error)
-}
-
-type userGetter interface {
-	Get(ctx context.Context, id int64) (twitter.User, error)
-}
 
 // handleCreateUser registers a user and returns its API key, once.
 //
@@ -38,7 +29,7 @@ type userGetter interface {
 //	@Failure		431	{object}	problem	"Request line and headers too large"
 //	@Failure		503		{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/users [post]
-func handleCreateUser(users userCreator) fiber.Handler {
+func handleCreateUser(users twitter.UserService) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		// The response holds the only copy of the API key: no cache may keep it.
 		c.Set(fiber.HeaderCacheControl, "no-store")
@@ -89,7 +80,7 @@ func handleCreateUser(users userCreator) fiber.Handler {
 //	@Failure		431	{object}	problem	"Request line and headers too large"
 //	@Failure		503	{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/users/{id} [get]
-func handleGetUser(users userGetter) fiber.Handler {
+func handleGetUser(users twitter.UserService) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		id, err := pathID(c, "id")
 		if err != nil {

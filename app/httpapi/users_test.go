@@ -10,6 +10,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/twitter-api/twitter-api/app/internal/apitest"
 )
 
 // apiKeyPattern is tw_ and 32 random bytes in unpadded base64url.
@@ -27,7 +29,7 @@ var _ = Describe("users", func() {
 			Expect(r.status).To(Equal(http.StatusCreated), "response: %s", r)
 			Expect(r.header.Get("Content-Type")).To(HavePrefix("application/json"))
 			body := r.object()
-			Expect(body).To(HaveLen(5))
+			Expect(body).To(apitest.MatchSchema("CreatedUser"))
 			Expect(body).To(HaveKeyWithValue("username", "ada_lovelace"))
 			Expect(body).To(HaveKeyWithValue("email", "ada@example.com"))
 			Expect(body).To(HaveKeyWithValue("api_key", MatchRegexp(apiKeyPattern)))
@@ -162,11 +164,10 @@ var _ = Describe("users", func() {
 			u := createUser("private", "private@example.com")
 			r := get(userPath(u.ID))
 			Expect(r.status).To(Equal(http.StatusOK), "response: %s", r)
-			Expect(r.object()).To(Equal(map[string]any{
-				"id":         float64(u.ID),
-				"username":   "private",
-				"created_at": u.CreatedAt,
-			}))
+			Expect(r.object()).To(SatisfyAll(apitest.MatchSchema("User"),
+				HaveKeyWithValue("id", float64(u.ID)),
+				HaveKeyWithValue("username", "private"),
+				HaveKeyWithValue("created_at", u.CreatedAt)))
 			Expect(string(r.body)).NotTo(ContainSubstring("private@example.com"))
 			Expect(string(r.body)).NotTo(ContainSubstring(u.APIKey))
 			Expect(string(r.body)).NotTo(ContainSubstring("email"))

@@ -1,7 +1,54 @@
 package migrations
 
+import (
+	"io/fs"
+	"regexp"
+	"slices"
+	"strings"
+)
+
 // NewFromFS lets tests run migration sets other than the embedded one.
 var NewFromFS = newFromFS
 
 // LockKey is the advisory lock migrations run under.
 const LockKey = lockKey
+
+var (
+	createTable = regexp.MustCompile(`(?i)\bCREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"?([a-z_][a-z0-9_]*)`)
+	dropTable   = regexp.MustCompile(`(?i)\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?"?([a-z_][a-z0-9_]*)`)
+)
+
+// CreatedTables reads the embedded up migrations, oldest first, and returns
+// the tables they leave behind: created and not dropped again.
+func CreatedTables() []string {
+	ups, err := fs.Glob(files, "*.up.sql")
+	if err != nil {
+		panic(err)
+	}
+	slices.Sort(ups) // the timestamp prefix orders them
+	var tables []string
+	for _, name := range ups {
+		b, err := fs.ReadFile(files, name)
+		if err != nil {
+			panic(err)
+		}
+		sql := stripComments(string(b))
+		for _, m := range createTable.FindAllStringSubmatch(sql, -1) {
+			tables = append(tables, strings.ToLower(m[1]))
+		}
+		for _, m := range dropTable.FindAllStringSubmatch(sql, -1) {
+			tables = slices.DeleteFunc(tables, func(t string) bool { return t == strings.ToLower(m[1]) })
+		}
+	}
+	return tables
+}
+
+func stripComments(sql string) string {
+	lines := strings.Split(sql, "\n")
+	for i, l := range lines {
+		if j := strings.Index(l, "--"); j >= 0 {
+			lines[i] = l[:j]
+		}
+	}
+	return strings.Join(lines, "\n")
+}

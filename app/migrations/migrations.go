@@ -72,6 +72,20 @@ type Status struct {
 	AppliedAt time.Time
 }
 
+// Names lists the embedded migrations, oldest first, as Up applies them.
+func Names() ([]string, error) {
+	ms := migrate.NewMigrations()
+	if err := ms.Discover(files); err != nil {
+		return nil, fmt.Errorf("discover migrations: %w", err)
+	}
+	sorted := ms.Sorted()
+	names := make([]string, len(sorted))
+	for i, mig := range sorted {
+		names[i] = fullName(mig)
+	}
+	return names, nil
+}
+
 // New returns a Migrator over db; opts is optional.
 func New(db *bun.DB, opts ...Options) (*Migrator, error) { return newFromFS(db, files, opts...) }
 

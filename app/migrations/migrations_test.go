@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing/fstest"
 	"time"
@@ -18,7 +19,27 @@ import (
 	"github.com/twitter-api/twitter-api/app/store"
 )
 
-var all = []string{"20261126000001_create_users", "20261126000002_create_tweets", "20261127000001_tweets_visibility_order"}
+// all and created come from the embedded files, so a new migration needs no
+// edit here.
+var (
+	all     = mustNames()
+	created = migrations.CreatedTables()
+)
+
+func mustNames() []string {
+	names, err := migrations.Names()
+	if err != nil {
+		panic(err)
+	}
+	return names
+}
+
+// reversed is names newest first, the order Down undoes them in.
+func reversed(names []string) []string {
+	out := slices.Clone(names)
+	slices.Reverse(out)
+	return out
+}
 
 var _ = Describe("Migrator", func() {
 	var (
@@ -49,15 +70,17 @@ var _ = Describe("Migrator", func() {
 	}
 
 	It("goes up, down and up again", func(ctx SpecContext) {
+		Expect(all).NotTo(BeEmpty())
+		Expect(created).To(ContainElements("users", "tweets"))
 		Expect(m.Up(ctx)).To(Equal(all))
-		Expect(tables(ctx)).To(ConsistOf("users", "tweets"))
+		Expect(tables(ctx)).To(ConsistOf(created))
 		Expect(m.Up(ctx)).To(BeEmpty())
 
-		Expect(m.Down(ctx)).To(Equal([]string{all[2], all[1], all[0]}))
+		Expect(m.Down(ctx)).To(Equal(reversed(all)))
 		Expect(tables(ctx)).To(BeEmpty())
 
 		Expect(m.Up(ctx)).To(Equal(all))
-		Expect(tables(ctx)).To(ConsistOf("users", "tweets"))
+		Expect(tables(ctx)).To(ConsistOf(created))
 	})
 
 	It("reports each migration's status", func(ctx SpecContext) {

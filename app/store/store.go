@@ -46,6 +46,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"github.com/twitter-api/twitter-api/app/twitter"
 )
 
 // Options bound the connection pool. Queries have no deadline of their
@@ -111,6 +113,11 @@ func Open(dsn string, opt Options) (*DB, error) {
 	sqldb.SetMaxIdleConns(min(opt.MaxIdleConns, opt.MaxOpenConns))
 	sqldb.SetConnMaxIdleTime(opt.ConnMaxIdleTime)
 	return &DB{DB: bun.NewDB(sqldb, pgdialect.New())}, nil
+}
+
+// Services returns every domain service over db.
+func (db *DB) Services() twitter.Services {
+	return twitter.Services{Tweets: NewTweets(db), Users: NewUsers(db)}
 }
 
 // Ping checks that the database answers.

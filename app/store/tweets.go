@@ -15,14 +15,65 @@ type Tweets struct{ db *DB }
 // NewTweets returns the tweet store over db.
 func NewTweets(db *DB) *Tweets { return &Tweets{db: db} }
 
+// Every statement that returns tweets (get, list, create, update) selects
+// tweetColumns from a tweets row t joined with joinAuthor, and tweetScan
+// reads them: a new field of a tweet, a count for instance, is an expression
+// here and a destination in tweetScan.dest.
+const (
+	tweetColumns = `t.id, t.text, t.user_id, t.created_at, t.updated_at, u.username`
+	joinAuthor   = ` LEFT JOIN users u ON u.id = t.user_id`
+)
+
+// tweetScan receives one row of tweetColumns.
+type tweetScan struct {
+	twitter.Tweet
+	authorID *int64
+	username *string
+}
+
+// dest lists where each of tweetColumns goes, in order. Each is wrapped in
+// orZero: the row of an empty list page is all NULL.
+func (s *tweetScan) dest() []any {
+	return []any{orZero(&s.ID), orZero(&s.Text), orZero(&s.authorID), orZero(&s.CreatedAt), orZero(&s.UpdatedAt),
+		orZero(&s.username)}
+}
+
+// tweet is the scanned tweet, with its author and times in UTC.
+func (s *tweetScan) tweet() twitter.Tweet {
+	t := s.Tweet
+	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	if s.authorID != nil && s.username != nil {
+		t.Author = &twitter.Author{ID: *s.authorID, Username: *s.username}
+	}
+	return t
+}
+
+// scanTweet reads a row of tweetColumns.
+func scanTweet(row interface{ Scan(dest ...any) error }) (twitter.Tweet, error) {
+	var s tweetScan
+	if err := row.Scan(s.dest()...); err != nil {
+		return twitter.Tweet{}, err
+	}
+	return s.tweet(), nil
+}
+
+// orZero scans a column into *p, or the zero value when it is NULL.
+func orZero[T any](p *T) sql.Scanner { return zeroOnNull[T]{p} }
+
+type zeroOnNull[T any] struct{ p *T }
+
+func (z zeroOnNull[T]) Scan(v any) error {
+	var n sql.Null[T]
+	if err := n.Scan(v); err != nil {
+		return err
+	}
+	*z.p = n.V
+	return nil
+}
+
 // Create stores a tweet by author (nil for anonymous) and returns it.
 func (s *Tweets) Create(ctx context.Context, text string, author *twitter.User) (twitter.Tweet, error) {
-	row := tweetRow{Text: text}
-	if author != nil {
-		row.UserID = &author.ID
-		row.User = &userRow{ID: author.ID, Username: author.Username}
-	}
-	err := s.db.queryRow(ctx, insertTweetSQL, row.Text, row.UserID).Scan(&row.ID, &row.CreatedAt, &row.UpdatedAt)
+	t, err := scanTweet(s.db.queryRow(ctx, InsertTweetSQL, text, actorID(author)))
 	if err != nil {
 		return twitter.Tweet{}, mapErr("insert tweet", err, constraints{
 			// The author was deleted after authenticating: the key
@@ -30,23 +81,16 @@ func (s *Tweets) Create(ctx context.Context, text string, author *twitter.User) 
 			"tweets_user_id_fkey": twitter.ErrUnknownAPIKey,
 		})
 	}
-	return row.domain(), nil
+	return t, nil
 }
 
 // Get returns the tweet with id.
 func (s *Tweets) Get(ctx context.Context, id int64) (twitter.Tweet, error) {
-	var (
-		row      tweetRow
-		username *string
-	)
-	err := s.db.queryRow(ctx, getTweetSQL, id).Scan(&row.ID, &row.Text, &row.UserID, &row.CreatedAt, &row.UpdatedAt, &username)
+	t, err := scanTweet(s.db.queryRow(ctx, GetTweetSQL, id))
 	if err != nil {
 		return twitter.Tweet{}, mapErr("select tweet", err, nil)
 	}
-	if row.UserID != nil && username != nil {
-		row.User = &userRow{ID: *row.UserID, Username: *username}
-	}
-	return row.domain(), nil
+	return t, nil
 }
 
 // List returns a page of all tweets in list order (see list), and whether
@@ -131,10 +175,10 @@ const afterPosition = `(SELECT coalesce(c.xid, '0'), coalesce(c.id, 0) FROM (SEL
 // where is an extra condition on t.
 func listPageSQL(where string) string {
 	return `WITH ` + horizonCTE + `
-SELECT h.ended, p.id, p.text, p.user_id, p.created_at, p.updated_at, p.username
+SELECT h.ended, p.*
 FROM h LEFT JOIN LATERAL (
-	SELECT t.id, t.text, t.user_id, t.created_at, t.updated_at, u.username
-	FROM tweets t LEFT JOIN users u ON u.id = t.user_id
+	SELECT ` + tweetColumns + `
+	FROM tweets t` + joinAuthor + `
 	WHERE t.xid < h.xid AND (t.xid, t.id) > ` + afterPosition + where + `
 	ORDER BY t.xid, t.id LIMIT $1) AS p ON true`
 }
@@ -157,54 +201,46 @@ func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) ([]
 	if userID != nil {
 		query, args = ListUserTweetsSQL, append(args, *userID)
 	}
-	rows := make([]tweetRow, 0, page.Limit+1)
+	list := make([]twitter.Tweet, 0, page.Limit+1)
 	for attempt := 1; ; attempt++ {
 		var ended bool
 		var err error
-		rows, ended, err = s.db.listPage(ctx, query, rows[:0], args...)
+		list, ended, err = s.db.listPage(ctx, query, list[:0], args...)
 		if err != nil {
 			return nil, false, mapErr("select tweets", err, nil)
 		}
-		if len(rows) > page.Limit || !ended || attempt == listAttempts {
+		if len(list) > page.Limit || !ended || attempt == listAttempts {
 			break
 		}
 	}
-	more := len(rows) > page.Limit
+	more := len(list) > page.Limit
 	if more {
-		rows = rows[:page.Limit]
+		list = list[:page.Limit]
 	}
-	return tweets(rows), more, nil
+	return list, more, nil
 }
 
 // listPage runs a list statement and appends its tweets to dst, scanning
 // columns in order without Bun's per-column reflection: a page of up to 200
 // tweets is the heaviest read the API serves. ended is the statement's
 // leading column.
-func (db *DB) listPage(ctx context.Context, query string, dst []tweetRow, args ...any) (_ []tweetRow, ended bool, err error) {
+func (db *DB) listPage(ctx context.Context, query string, dst []twitter.Tweet, args ...any) (_ []twitter.Tweet, ended bool, err error) {
 	rows, err := db.DB.DB.QueryContext(ctx, query, prepared(args...)...)
 	if err != nil {
 		return dst, false, err
 	}
 	defer rows.Close()
+	// One set of destinations for every row: each Scan writes every column.
+	var t tweetScan
+	dest := append([]any{&ended}, t.dest()...)
 	for rows.Next() {
-		var (
-			id               sql.NullInt64 // NULL on the horizon's row of an empty page
-			text             sql.NullString
-			created, updated sql.NullTime
-			r                tweetRow
-			username         *string
-		)
-		if err := rows.Scan(&ended, &id, &text, &r.UserID, &created, &updated, &username); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return dst, false, err
 		}
-		if !id.Valid {
+		if t.ID == 0 { // the horizon's row of an empty page: all NULL
 			continue
 		}
-		r.ID, r.Text, r.CreatedAt, r.UpdatedAt = id.Int64, text.String, created.Time, updated.Time
-		if r.UserID != nil && username != nil {
-			r.User = &userRow{ID: *r.UserID, Username: *username}
-		}
-		dst = append(dst, r)
+		dst = append(dst, t.tweet())
 	}
 	return dst, ended, rows.Err()
 }
@@ -212,15 +248,11 @@ func (db *DB) listPage(ctx context.Context, query string, dst []tweetRow, args .
 // Update replaces the text of tweet id if actor may change it.
 func (s *Tweets) Update(ctx context.Context, id int64, text string, actor *twitter.User) (twitter.Tweet, error) {
 	for range maxAttempts {
-		row := tweetRow{ID: id, Text: text}
 		// One statement: ownership is part of the WHERE clause, so no lock
 		// or transaction is needed for it to hold at the moment of writing.
-		err := s.db.queryRow(ctx, updateTweetSQL, text, id, actorID(actor)).Scan(&row.UserID, &row.CreatedAt, &row.UpdatedAt)
+		t, err := scanTweet(s.db.queryRow(ctx, UpdateTweetSQL, text, id, actorID(actor)))
 		if err == nil {
-			if row.UserID != nil && actor != nil {
-				row.User = &userRow{ID: actor.ID, Username: actor.Username}
-			}
-			return row.domain(), nil
+			return t, nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return twitter.Tweet{}, mapErr("update tweet", err, nil)
@@ -259,15 +291,17 @@ var errUnsettled = errors.New("the tweet's ownership kept changing")
 // The hot statements, prepared once per connection (see the package
 // comment). Ownership is twitter.CanModify as a WHERE condition: anonymous
 // tweets are open to everyone, others only to their author; without an
-// actor $3 is NULL, which matches no author.
+// actor $3 is NULL, which matches no author. Exported, like the lists' and
+// AuthenticateSQL, so that devtools/floor runs the very same texts.
 const (
-	getTweetSQL = `SELECT t.id, t.text, t.user_id, t.created_at, t.updated_at, u.username
-FROM tweets t LEFT JOIN users u ON u.id = t.user_id WHERE t.id = $1`
-	insertTweetSQL = `INSERT INTO tweets (text, user_id) VALUES ($1, $2) RETURNING id, created_at, updated_at`
-	updateTweetSQL = `UPDATE tweets SET text = $1, updated_at = clock_timestamp()
-WHERE id = $2 AND (user_id IS NULL OR user_id = $3) RETURNING user_id, created_at, updated_at`
+	GetTweetSQL    = `SELECT ` + tweetColumns + ` FROM tweets t` + joinAuthor + ` WHERE t.id = $1`
+	InsertTweetSQL = `WITH t AS (INSERT INTO tweets (text, user_id) VALUES ($1, $2) RETURNING *)
+SELECT ` + tweetColumns + ` FROM t` + joinAuthor
+	UpdateTweetSQL = `WITH t AS (UPDATE tweets SET text = $1, updated_at = clock_timestamp()
+WHERE id = $2 AND (user_id IS NULL OR user_id = $3) RETURNING *)
+SELECT ` + tweetColumns + ` FROM t` + joinAuthor
 	deleteTweetSQL = `DELETE FROM tweets WHERE id = $1 AND (user_id IS NULL OR user_id = $2)`
-	tweetOwnerSQL  = `SELECT user_id FROM tweets WHERE id = $1`
+	TweetOwnerSQL  = `SELECT user_id FROM tweets WHERE id = $1`
 )
 
 // actorID is the actor's id as a statement parameter: NULL for none.
@@ -284,7 +318,7 @@ func actorID(actor *twitter.User) *int64 {
 // between, and the change should be tried again.
 func (s *Tweets) whyUnmodifiable(ctx context.Context, id int64, actor *twitter.User) error {
 	var owner *int64
-	if err := s.db.queryRow(ctx, tweetOwnerSQL, id).Scan(&owner); err != nil {
+	if err := s.db.queryRow(ctx, TweetOwnerSQL, id).Scan(&owner); err != nil {
 		return mapErr("select tweet", err, nil)
 	}
 	t := twitter.Tweet{ID: id}

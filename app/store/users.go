@@ -37,9 +37,9 @@ func (s *Users) Get(ctx context.Context, id int64) (twitter.User, error) {
 	return row.domain(), nil
 }
 
-// authenticateSQL finds a key's owner in one statement, prepared once per
+// AuthenticateSQL finds a key's owner in one statement, prepared once per
 // connection.
-const authenticateSQL = `SELECT id, username, email, api_key_hash, created_at FROM users WHERE api_key_hash = $1`
+const AuthenticateSQL = `SELECT id, username, email, api_key_hash, created_at FROM users WHERE api_key_hash = $1`
 
 // ByAPIKey returns the owner of key; twitter.ErrUnknownAPIKey when there is none.
 func (s *Users) ByAPIKey(ctx context.Context, key string) (twitter.User, error) {
@@ -48,7 +48,7 @@ func (s *Users) ByAPIKey(ctx context.Context, key string) (twitter.User, error) 
 	}
 	hash := twitter.HashAPIKey(key)
 	var row userRow
-	err := s.db.queryRow(ctx, authenticateSQL, hash).Scan(&row.ID, &row.Username, &row.Email, &row.APIKeyHash, &row.CreatedAt)
+	err := s.db.queryRow(ctx, AuthenticateSQL, hash).Scan(&row.ID, &row.Username, &row.Email, &row.APIKeyHash, &row.CreatedAt)
 	if err != nil {
 		err = mapErr("authenticate", err, nil)
 		if isNotFound(err) {

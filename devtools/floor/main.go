@@ -35,17 +35,14 @@ import (
 	"github.com/twitter-api/twitter-api/app/store"
 )
 
-// The API's statements, text for text: the hot ones as app/store prepares
-// them, the list from app/store itself. pgx prepares each once per
-// connection.
-const (
-	getTweet = `SELECT t.id, t.text, t.user_id, t.created_at, t.updated_at, u.username
-FROM tweets t LEFT JOIN users u ON u.id = t.user_id WHERE t.id = $1`
-	authUser    = `SELECT id, username, email, api_key_hash, created_at FROM users WHERE api_key_hash = $1`
-	insertTweet = `INSERT INTO tweets (text, user_id) VALUES ($1, $2) RETURNING id, created_at, updated_at`
-	updateTweet = `UPDATE tweets SET text = $1, updated_at = clock_timestamp()
-WHERE id = $2 AND (user_id IS NULL OR user_id = $3) RETURNING user_id, created_at, updated_at`
-	ownerOf = `SELECT user_id FROM tweets WHERE id = $1`
+// The API's statements, text for text: app/store exports them, and pgx
+// prepares each once per connection, as the store does.
+var (
+	getTweet    = store.GetTweetSQL
+	authUser    = store.AuthenticateSQL
+	insertTweet = store.InsertTweetSQL
+	updateTweet = store.UpdateTweetSQL
+	ownerOf     = store.TweetOwnerSQL
 )
 
 type author struct {
@@ -107,16 +104,17 @@ func run(addr string, conns int) error {
 	return nil
 }
 
+// scanTweet reads a row of the store's tweet columns: id, text, user_id,
+// created_at, updated_at and the author's username.
 func scanTweet(row pgx.Row) (tweet, error) {
 	var (
 		t        tweet
 		userID   *int64
-		authorID *int64
 		username *string
 	)
-	err := row.Scan(&t.ID, &t.Text, &userID, &t.CreatedAt, &t.UpdatedAt, &authorID, &username)
-	if authorID != nil && username != nil {
-		t.User = &author{ID: *authorID, Username: *username}
+	err := row.Scan(&t.ID, &t.Text, &userID, &t.CreatedAt, &t.UpdatedAt, &username)
+	if userID != nil && username != nil {
+		t.User = &author{ID: *userID, Username: *username}
 	}
 	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
 	return t, err
@@ -128,16 +126,7 @@ func (s server) get(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad id", http.StatusBadRequest)
 		return
 	}
-	var (
-		t        tweet
-		userID   *int64
-		username *string
-	)
-	err = s.pool.QueryRow(r.Context(), getTweet, id).Scan(&t.ID, &t.Text, &userID, &t.CreatedAt, &t.UpdatedAt, &username)
-	if userID != nil && username != nil {
-		t.User = &author{ID: *userID, Username: *username}
-	}
-	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	t, err := scanTweet(s.pool.QueryRow(r.Context(), getTweet, id))
 	if reply(w, err) {
 		writeJSON(w, http.StatusOK, t)
 	}
@@ -239,13 +228,10 @@ func (s server) create(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	t := tweet{Text: text}
-	err := s.pool.QueryRow(r.Context(), insertTweet, text, idOf(a)).Scan(&t.ID, &t.CreatedAt, &t.UpdatedAt)
+	t, err := scanTweet(s.pool.QueryRow(r.Context(), insertTweet, text, idOf(a)))
 	if !reply(w, err) {
 		return
 	}
-	t.User = a
-	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
 	w.Header().Set("Location", "/tweets/"+strconv.FormatInt(t.ID, 10))
 	writeJSON(w, http.StatusCreated, t)
 }
@@ -264,9 +250,7 @@ func (s server) update(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	t := tweet{ID: id, Text: text}
-	var uid *int64
-	err = s.pool.QueryRow(r.Context(), updateTweet, text, id, idOf(a)).Scan(&uid, &t.CreatedAt, &t.UpdatedAt)
+	t, err := scanTweet(s.pool.QueryRow(r.Context(), updateTweet, text, id, idOf(a)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		// As the API: look up why nothing matched.
 		var owner *int64
@@ -279,10 +263,6 @@ func (s server) update(w http.ResponseWriter, r *http.Request) {
 	if !reply(w, err) {
 		return
 	}
-	if uid != nil {
-		t.User = a
-	}
-	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
 	writeJSON(w, http.StatusOK, t)
 }
 

@@ -19,6 +19,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
 
+	"github.com/twitter-api/twitter-api/app/internal/apitest"
 	"github.com/twitter-api/twitter-api/app/internal/testdb"
 )
 
@@ -252,14 +253,7 @@ func (g *gate) relay(c net.Conn, target string) {
 // logLines decodes run's JSON log output.
 func logLines(out *gbytes.Buffer) []map[string]any {
 	GinkgoHelper()
-	var lines []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(string(out.Contents())), "\n") {
-		if l == "" {
-			continue
-		}
-		var m map[string]any
-		Expect(json.Unmarshal([]byte(l), &m)).To(Succeed(), "log line is not JSON: %q", l)
-		lines = append(lines, m)
-	}
+	lines, err := apitest.LogLines(string(out.Contents()))
+	Expect(err).NotTo(HaveOccurred())
 	return lines
 }

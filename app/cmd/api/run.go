@@ -105,8 +105,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	work, abort := context.WithCancel(context.WithoutCancel(ctx))
 	defer abort()
 	app := httpapi.New(httpapi.Deps{
-		Tweets:         store.NewTweets(db),
-		Users:          store.NewUsers(db),
+		Services:       db.Services(),
 		DB:             db,
 		Logger:         log,
 		Version:        version,
