@@ -77,6 +77,10 @@ ps: ## Show the stack's containers and their health
 test: ## Run every Ginkgo suite in containers against a throwaway PostgreSQL
 	@bash devtools/test.sh
 
+.PHONY: test-race
+test-race: ## make test with the race detector (CI runs both)
+	@RACE=1 bash devtools/test.sh
+
 ##@ Debugging
 
 .PHONY: debug

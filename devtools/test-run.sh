@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs in the test container (see devtools/test.sh). Every package's Ginkgo
-# suite is compiled with -race, all at once, then the suites run. Each
+# suite is compiled (with -race when RACE=1), then the suites run. Each
 # suite's output is printed whole when it finishes; reports/junit.xml gathers
 # every suite's report.
 #
-# Prints one line per suite for the breakdown: "dir status compile_ms run_ms".
+# Prints the breakdown's lines: "compile status ms", then "dir status ms" a
+# suite.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,25 +16,17 @@ rm -rf "$parts" && mkdir -p "$parts"
 # Binaries outlive the run, so `go test -c` skips the link when nothing they
 # are built from changed. One directory per compose project: CI and your
 # own runs may share the cache volume at the same time.
+# RACE=1 builds with the race detector (make test-race), in binaries of its
+# own.
+export RACE=${RACE:-0}
 bindir=/cache/testbin/${PROJECT:-twitter-api}
+if [[ "$RACE" == 1 ]]; then bindir+=-race; fi
 mkdir -p "$bindir"
 lock=$(mktemp)
 
-compile() {
-	local dir=$1 name=${1//\//_} t0
-	t0=$(ms)
-	if go test -race -c -o "$bindir/$name.test" "./$dir" >"$parts/$name.log" 2>&1; then
-		echo "$(($(ms) - t0))" >"$parts/$name.compile"
-	else
-		{ flock 9; cat "$parts/$name.log" >&2; } 9>"$lock"
-		echo "$dir compile-failed $(($(ms) - t0)) 0"
-	fi
-}
-
 run() {
-	local dir=$1 name=${1//\//_} bin status=0 t0
-	[[ -f "$parts/$name.compile" ]] || return 0
-	bin=$dir/$(basename "$dir").test
+	local dir=$1 name=${1##*/} bin status=0 t0
+	bin=$dir/$name.test
 	# Ginkgo runs a binary in the directory it is in: the package's, as
 	# `go test` would. A link keeps the 50 MB binary out of the tree.
 	ln -sf "$bindir/$name.test" "$bin"
@@ -41,24 +34,34 @@ run() {
 	# --flake-attempts: see the README ("Running the tests").
 	ginkgo -p --flake-attempts=2 --randomize-all --fail-on-pending --fail-on-empty \
 		--junit-report="$name.xml" --output-dir="$parts" "$bin" >>"$parts/$name.log" 2>&1 || status=$?
-	echo "$dir $status $(<"$parts/$name.compile") $(($(ms) - t0))"
+	echo "$dir $status $(($(ms) - t0))"
 	rm -f "$bin"
 	{ flock 9; cat "$parts/$name.log" >&2; } 9>"$lock"
 }
-export -f ms compile run
+export -f ms run
 export parts bindir lock
 
-# Packages that have tests, as paths relative to the module root: those
-# whose suites use the database, and the others.
-mapfile -t dirs < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ./app/... | sed "s|^$PWD/||")
-module=$(go list -m)
-mapfile -t db_dirs < <(go list -test -f '{{.ImportPath}} {{join .Deps " "}}' ./app/... |
-	awk '$1 ~ /\.test$/ && / [^ ]*\/app\/internal\/testdb( |$|\[)/ { print $1 }' |
-	sed -e "s|^$module/||" -e 's|\.test$||')
-mapfile -t plain_dirs < <(printf '%s\n' "${dirs[@]}" | grep -vxF -f <(printf '%s\n' "${db_dirs[@]}" ""))
+# Packages that have tests, as paths relative to the module root, each
+# marked when its suite uses the database; one go list for all.
+dirs=() db_dirs=() plain_dirs=()
+while read -r dir uses_db; do
+	dirs+=("$dir")
+	if ((uses_db)); then db_dirs+=("$dir"); else plain_dirs+=("$dir"); fi
+done < <(go list -test -f '{{.ImportPath}} {{.Dir}} {{.Deps}}' ./app/... |
+	awk -v root="$PWD/" '$1 ~ /\.test$/ { sub(root, "", $2); print $2, (/\/app\/internal\/testdb[ \]]/ ? 1 : 0) }')
 
-# Every suite compiles at once; PostgreSQL finishes starting meanwhile.
-printf '%s\n' "${dirs[@]}" | xargs -P 0 -I{} bash -c 'compile "$1"' _ {}
+# One go command compiles every suite (loading the packages once); it skips
+# the link of a binary nothing changed in. PostgreSQL finishes starting
+# meanwhile.
+flags=()
+if [[ "$RACE" == 1 ]]; then flags=(-race); fi
+t0=$(ms)
+if ! go test "${flags[@]}" -c -o "$bindir/" "${dirs[@]/#/./}" >&2; then
+	echo "compile 1 $(($(ms) - t0))"
+	exit 1
+fi
+echo "compile 0 $(($(ms) - t0))"
+
 # Suites without a database run alongside the others: they are quick and
 # leave PostgreSQL alone.
 printf '%s\n' "${plain_dirs[@]}" | xargs -P 0 -I{} bash -c 'run "$1"' _ {} &

@@ -61,7 +61,7 @@ db_pid=$!
 
 t=$(now)
 status=0
-summary=$("${compose[@]}" run --rm --no-deps -T -e PROJECT="${PROJECT:-twitter-api}" -e SUITES_AT_ONCE="${SUITES_AT_ONCE:-1}" \
+summary=$("${compose[@]}" run --rm --no-deps -T -e PROJECT="${PROJECT:-twitter-api}" -e SUITES_AT_ONCE="${SUITES_AT_ONCE:-1}" -e RACE="${RACE:-0}" \
 	test bash devtools/test-run.sh) || status=$?
 took_all=$(($(now) - t))
 if ! wait "$db_pid"; then
@@ -72,11 +72,10 @@ fi
 [[ -s "$dbready" ]] && took "database ready (from its start)" $(($(<"$dbready") - t_db))
 rm -f "$dblog" "$dbready"
 took "compile and run, all suites" "$took_all"
-while read -r dir suite_status compile_ms run_ms; do
-	[[ -n "$dir" ]] || continue
-	took "  compile $dir" "$compile_ms"
-	took "  run $dir" "$run_ms"
-	[[ "$suite_status" == 0 ]] || status=1
+while read -r what what_status ms; do
+	[[ -n "$what" ]] || continue
+	if [[ "$what" == compile ]]; then took "  compile, all suites" "$ms"; else took "  run $what" "$ms"; fi
+	[[ "$what_status" == 0 ]] || status=1
 done <<<"$summary"
 [[ -n "$summary" ]] || status=1
 # A failure may come from the server itself (a crash, a restart): keep its log.
