@@ -220,13 +220,13 @@ replicas-test: image ## 3 replicas behind a balancer: racing migrations, rolling
 ##@ Benchmarks
 
 .PHONY: bench-reload
-bench-reload: ## Measure save-to-serving reload time against the bare build
+bench-reload: ## Save-to-serving reload time against the bare build and a one-file Fiber program
 	@bash devtools/bench-reload.sh
 
 .PHONY: bench-debug
 bench-debug: ## Measure save-to-debuggable-serving reload time under make debug
 	@$(MAKE) debug >/dev/null
-	@GCFLAGS='all=-N -l' GO_LDFLAGS='-compressdwarf=false' bash devtools/bench-reload.sh
+	@BUILD=devtools/build-debug.sh bash devtools/bench-reload.sh
 
 .PHONY: bench
 bench: ## API vs a same-SQL net/http+pgx floor, alternating (DURATION=5s ROUNDS=2 CONCURRENCY=32 ONLY=)

@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # make bench-reload: how long from saving a Go file to the new API process
-# serving, in the running dev stack, against the floor it can approach: the
-# bare incremental `go build` plus start of the same edit in the container.
+# serving, in the running dev stack, against two floors measured in the same
+# container, alternating with the reloads:
+#   floor           the same edit's bare incremental build (the very script
+#                   air runs) plus start of the API;
+#   platform floor  the same, for a one-file Fiber program: the least any
+#                   Fiber service built by the go command reloads in here.
 #
 #   RUNS=10 make bench-reload        (API_PORT as for the stack)
-#   make bench-debug                 (the same under make debug: the floor is
-#                                     built with the debug build's GCFLAGS and
-#                                     GO_LDFLAGS, and run bare)
+#   make bench-debug                 (the same under make debug:
+#                                     BUILD=devtools/build-debug.sh; the
+#                                     floors run bare, without Delve)
 #
-# Reload is timed on the host: write the edit, then poll /healthz until its
-# started_at changes (the new process is serving). The floor is timed in the
-# container on a copy of the tree outside air's watch, so the two never meet.
+# Reload is timed from the host writing the edit to the new process's own
+# "serving" log line (written once its socket listens; containers share the
+# host's clock). A slow poll of /healthz only notices that started_at
+# changed: polling every few ms through the published port would take CPU
+# from the very build being timed. The floors are timed in the container on
+# a copy of the tree outside air's watch, so they never meet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +26,7 @@ PORT=${API_PORT:-5000}
 URL="http://127.0.0.1:$PORT/healthz"
 FILE=app/httpapi/health.go   # an edit here rebuilds the package and relinks
 PAUSE=${PAUSE:-1.5}          # settle time between edits, seconds
-POLL=${POLL:-0.02}           # poll interval: often enough to resolve ~10 ms, rarely enough not to slow the build
+POLL=${POLL:-0.25}           # how often to look for the new process; the time itself comes from its log
 dev=(docker compose -p "${PROJECT:-twitter-api}" -f compose.dev.yml)
 
 # The poll loop must not slow the build it is timing on a small machine, so
@@ -52,6 +59,24 @@ poll_started_at() {
 }
 started_at() { poll_started_at; echo "$STARTED"; }
 
+# The time (ms since the epoch) of the first "serving" line the API logged
+# at or after $1 (ms), in either LOG_FORMAT; fails when there is none (for
+# example with LOG_LEVEL=warn).
+serving_ms_after() {
+	local since line ts
+	since=$(date -u -d "@$(($1 / 1000 - 1))" +%Y-%m-%dT%H:%M:%SZ)
+	while IFS= read -r line; do
+		if [[ $line =~ \"time\":\"([^\"]+)\".*\"msg\":\"serving\" || $line =~ time=([^ ]+)\ .*msg=serving ]]; then
+			ts=$(date -d "${BASH_REMATCH[1]}" +%s%3N)
+			if ((ts >= $1)); then
+				echo "$ts"
+				return 0
+			fi
+		fi
+	done < <("${dev[@]}" logs --no-log-prefix --since "$since" api 2>/dev/null)
+	return 1
+}
+
 stats() { # label, values in ms...
 	local label=$1; shift
 	sort -n <<<"$(printf '%s\n' "$@")" | awk -v l="$label" '
@@ -70,35 +95,65 @@ cp "$FILE" "$backup"
 restore() { cp "$backup" "$FILE"; rm -f "$backup"; }
 trap restore EXIT
 
-# The floor runs in the api container on a copy of the tree air ignores;
-# reload and floor runs alternate, so both see the same machine.
+# The floors run in the api container on a copy of the tree air ignores;
+# reload and floor runs alternate, so all see the same machine.
+BUILD=${BUILD:-devtools/build-dev.sh}
 floor_dir=/src/tmp/bench-floor   # same file system as air's build, unwatched
-"${dev[@]}" exec -T api bash -c "rm -rf $floor_dir && mkdir -p $floor_dir &&
-	cp -r go.mod go.sum app docs $floor_dir/ && cd $floor_dir &&
-	go build ${GCFLAGS:+-gcflags='$GCFLAGS'} ${GO_LDFLAGS:+-ldflags='$GO_LDFLAGS'} -o bin/api ./app/cmd/api"
+"${dev[@]}" exec -T api bash -s "$floor_dir" "$BUILD" <<'SETUP'
+set -euo pipefail
+rm -rf "$1" && mkdir -p "$1/devtools" "$1/platform"
+cp -r go.mod go.sum app docs "$1/" && cp "$2" "$1/$2"
+cat >"$1/platform/main.go" <<'GO'
+// A one-file Fiber service: make bench-reload's platform floor.
+package main
+
+import (
+	"os"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+func main() {
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	if err := app.Listen(":" + os.Getenv("PORT")); err != nil {
+		panic(err)
+	}
+}
+GO
+cd "$1" && sh "$2" bin/api ./app/cmd/api && sh "$2" bin/platform ./platform
+SETUP
 cleanup_floor() { "${dev[@]}" exec -T api rm -rf "$floor_dir" >/dev/null 2>&1 || true; }
 trap 'restore; cleanup_floor' EXIT
+trap 'exit 130' INT TERM   # so the EXIT trap restores the file
 
-# One floor run: edit the copy, go build, start, poll until it serves.
-floor_run() {
-	"${dev[@]}" exec -T api bash -s "$floor_dir" "$FILE" "$1" "${GCFLAGS:-}" "${GO_LDFLAGS:-}" <<'INNER'
+# One floor run: edit, build with $BUILD, start, poll until it serves.
+# Prints "build_ms serving_ms".
+floor_run() { # file to edit, package, binary, port, run number
+	"${dev[@]}" exec -T api bash -s "$floor_dir" "$BUILD" "$@" <<'INNER'
 set -euo pipefail
 cd "$1"
-printf '\nvar floorEdit%s = %d\n' "$(date +%s%N)" "$3" >> "$2"
+printf '\nvar floorEdit%s = %d\n' "$(date +%s%N)" "$7" >> "$3"
 t0=$(date +%s%3N)
-go build ${4:+"-gcflags=$4"} ${5:+"-ldflags=$5"} -o bin/api ./app/cmd/api
+sh "$2" "$5" "$4"
 t1=$(date +%s%3N)
-PORT=5999 bin/api serve >/dev/null 2>&1 &
-until PORT=5999 bin/api healthcheck 2>/dev/null; do sleep 0.005; done
+PORT=$6 "$5" serve >/dev/null 2>&1 &
+deadline=$((t1 + 30000))
+until PORT=$6 bin/api healthcheck 2>/dev/null; do
+	(($(date +%s%3N) < deadline)) || { echo "$5 not serving within 30 s" >&2; exit 1; }
+	sleep 0.005
+done
 t2=$(date +%s%3N)
-kill -INT $! && wait $! || true
+# SIGTERM: a background job of a script starts with SIGINT ignored.
+kill $! && wait $! || true
 echo "$((t1 - t0)) $((t2 - t0))"
 INNER
 }
 
 echo "bench-reload: $RUNS edits of $FILE; reload = save -> new process serving ($URL),"
-echo "  floor = the same edit's bare incremental go build + start in the container"
-reloads=() builds=() floors=()
+echo "  floor = the same edit's bare incremental build ($BUILD) + start in the container,"
+echo "  platform floor = the same for a one-file Fiber program"
+reloads=() builds=() floors=() pbuilds=() pfloors=()
 for i in $(seq 1 "$RUNS"); do
 	poll_started_at
 	before=$STARTED
@@ -115,18 +170,29 @@ for i in $(seq 1 "$RUNS"); do
 		nap "$POLL"
 	done
 	t1=${EPOCHREALTIME/[.,]/}
-	reloads+=($(((t1 - t0) / 1000)))
+	if served=$(serving_ms_after $((t0 / 1000))); then
+		reloads+=($((served - t0 / 1000)))
+	else
+		echo "bench-reload: no \"serving\" log line (LOG_LEVEL above info?); timing by the poll, to within ${POLL} s" >&2
+		reloads+=($(((t1 - t0) / 1000)))
+	fi
 	nap "$PAUSE"
-	read -r b f < <(floor_run "$i")
+	read -r b f < <(floor_run "$FILE" ./app/cmd/api bin/api 5999 "$i")
 	builds+=("$b") floors+=("$f")
-	printf '  run %2d: reload %5d ms   floor %5d ms (build %d ms)\n' "$i" "${reloads[-1]}" "$f" "$b"
+	nap "$PAUSE"
+	read -r pb pf < <(floor_run platform/main.go ./platform bin/platform 5998 "$i")
+	pbuilds+=("$pb") pfloors+=("$pf")
+	printf '  run %2d: reload %5d ms   floor %5d ms (build %d ms)   platform floor %5d ms (build %d ms)\n' \
+		"$i" "${reloads[-1]}" "$f" "$b" "$pf" "$pb"
 	nap "$PAUSE"
 done
 
 echo
 stats "reload (save -> serving)" "${reloads[@]}"
-stats "floor: go build" "${builds[@]}"
-stats "floor: go build + start" "${floors[@]}"
+stats "floor: build" "${builds[@]}"
+stats "floor: build + start" "${floors[@]}"
+stats "platform floor: build" "${pbuilds[@]}"
+stats "platform floor: build + start" "${pfloors[@]}"
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print (NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2}'; }
-awk -v r="$(median "${reloads[@]}")" -v f="$(median "${floors[@]}")" \
-	'BEGIN { printf "median reload / median floor = %.2f\n", r / f }'
+awk -v r="$(median "${reloads[@]}")" -v f="$(median "${floors[@]}")" -v p="$(median "${pfloors[@]}")" \
+	'BEGIN { printf "median reload / median floor = %.2f; / median platform floor = %.2f\n", r / f, r / p }'

@@ -2,6 +2,9 @@
 # The API built for the debugger. air runs it on every reload under
 # make debug; the debug stack's migrate step runs it first, so air's first
 # build finds the binary up to date instead of linking it a second time.
+# make bench-debug times the same script as its floor.
+#
+#   sh devtools/build-debug.sh [output] [package]
 #
 # -N -l: no optimisation, no inlining, so every line and variable is where
 # the source says; for every package, as optimised dependencies carry
@@ -9,5 +12,6 @@
 # Uncompressed DWARF: Delve reads it on every start, and the link skips
 # the compression. A separate binary keeps make dev's tmp/api.
 set -eu
-mkdir -p tmp
-exec go build -gcflags='all=-N -l' -ldflags=-compressdwarf=false -o ./tmp/api-debug ./app/cmd/api
+out=${1:-./tmp/api-debug}
+mkdir -p "$(dirname "$out")"
+exec go build -gcflags='all=-N -l' -ldflags=-compressdwarf=false -o "$out" "${2:-./app/cmd/api}"
