@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -56,6 +57,16 @@ func newApp(db *store.DB) *fiber.App {
 		// at once must not fail on a loaded CI machine.
 		RequestTimeout: 10 * time.Second,
 	})
+}
+
+// loggingApp is the API over the suite's database with services s, logging
+// at info level, as in production, into the returned buffer.
+func loggingApp(s twitter.Services) (*fiber.App, *bytes.Buffer) {
+	logged := &bytes.Buffer{}
+	return httpapi.New(httpapi.Deps{
+		Services: s, DB: tdb.DB,
+		Logger: slog.New(slog.NewJSONHandler(logged, nil)),
+	}), logged
 }
 
 // servicesWith is db's services with some replaced, e.g. by a wrapper that

@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"bytes"
-	"log/slog"
 	"net/http"
 	"strings"
 
@@ -10,8 +9,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-
-	"github.com/twitter-api/twitter-api/app/httpapi"
 )
 
 var _ = Describe("meta endpoints", func() {
@@ -128,22 +125,18 @@ var _ = Describe("meta endpoints", func() {
 
 var _ = Describe("access log", func() {
 	var (
-		logged     *bytes.Buffer
-		loggingApp *fiber.App
+		logged *bytes.Buffer
+		logApp *fiber.App
 	)
 
 	BeforeEach(func() {
-		logged = &bytes.Buffer{}
-		loggingApp = httpapi.New(httpapi.Deps{
-			Services: tdb.DB.Services(), DB: tdb.DB,
-			Logger: slog.New(slog.NewJSONHandler(logged, &slog.HandlerOptions{Level: slog.LevelInfo})),
-		})
+		logApp, logged = loggingApp(tdb.DB.Services())
 	})
 
 	lines := func() []map[string]any { return logLines(logged) }
 
 	It("writes one JSON line a request with id, method, path, status and duration", func() {
-		r := req(http.MethodGet, "/tweets/999").with("X-Request-ID", "trace-1").on(loggingApp)
+		r := req(http.MethodGet, "/tweets/999").with("X-Request-ID", "trace-1").on(logApp)
 		Expect(r.status).To(Equal(http.StatusNotFound))
 		Expect(lines()).To(ConsistOf(SatisfyAll(
 			HaveKeyWithValue("msg", "request"),
@@ -156,9 +149,9 @@ var _ = Describe("access log", func() {
 	})
 
 	It("keeps successful health probes out of the info log", func() {
-		Expect(req(http.MethodGet, "/healthz").on(loggingApp).status).To(Equal(http.StatusOK))
-		Expect(req(http.MethodGet, "/readyz").on(loggingApp).status).To(Equal(http.StatusOK))
-		Expect(req(http.MethodGet, "/hello").on(loggingApp).status).To(Equal(http.StatusOK))
+		Expect(req(http.MethodGet, "/healthz").on(logApp).status).To(Equal(http.StatusOK))
+		Expect(req(http.MethodGet, "/readyz").on(logApp).status).To(Equal(http.StatusOK))
+		Expect(req(http.MethodGet, "/hello").on(logApp).status).To(Equal(http.StatusOK))
 		Expect(lines()).To(ConsistOf(HaveKeyWithValue("path", "/hello")))
 	})
 })

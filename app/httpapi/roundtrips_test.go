@@ -1,9 +1,7 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"net/http"
 	"strings"
 
@@ -119,11 +117,7 @@ var _ = Describe("constraint violations", func() {
 			_, err := tdb.DB.ExecContext(ctx, "DROP INDEX tweets_text_probe_key")
 			Expect(err).NotTo(HaveOccurred())
 		})
-		var logs bytes.Buffer
-		logged := httpapi.New(httpapi.Deps{
-			Services: tdb.DB.Services(), DB: tdb.DB,
-			Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
-		})
+		logged, logs := loggingApp(tdb.DB.Services())
 		Expect(req(http.MethodPost, "/tweets").withJSON(tweetBody("twice")).on(logged).status).To(Equal(http.StatusCreated))
 		r := req(http.MethodPost, "/tweets").withJSON(tweetBody("twice")).on(logged)
 		p := expectProblem(r, http.StatusInternalServerError)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -143,11 +142,7 @@ var _ = Describe("small gaps", func() {
 	})
 
 	It("logs a panic with the request id, and answers 500", func() {
-		logged := &bytes.Buffer{}
-		a := httpapi.New(httpapi.Deps{
-			Services: servicesWith(tdb.DB, func(s *twitter.Services) { s.Tweets = panickingTweets{s.Tweets} }), DB: tdb.DB,
-			Logger: slog.New(slog.NewJSONHandler(logged, nil)),
-		})
+		a, logged := loggingApp(servicesWith(tdb.DB, func(s *twitter.Services) { s.Tweets = panickingTweets{s.Tweets} }))
 		r := req(http.MethodGet, "/tweets/1").with("X-Request-ID", "panic-trace-1").on(a)
 		expectProblem(r, http.StatusInternalServerError)
 		Expect(r.body).NotTo(ContainSubstring("bug in Get"), "the panic stays in the log")
@@ -166,11 +161,7 @@ var _ = Describe("requests the server refuses before any handler", func() {
 	)
 
 	BeforeEach(func() {
-		logged = &bytes.Buffer{}
-		a = httpapi.New(httpapi.Deps{
-			Services: tdb.DB.Services(), DB: tdb.DB,
-			Logger: slog.New(slog.NewJSONHandler(logged, nil)),
-		})
+		a, logged = loggingApp(tdb.DB.Services())
 	})
 
 	It("answers oversized headers with a logged 431 problem", func() {
