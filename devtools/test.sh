@@ -29,7 +29,12 @@ for v in "twitter-api-gomod-$HOST_UID" "twitter-api-gocache-$HOST_UID"; do
 done
 mkdir -p reports
 
-now() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }
+# Milliseconds; whole seconds on bash before 5 (macOS's /bin/bash).
+if [[ -n "${EPOCHREALTIME:-}" ]]; then
+	now() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }
+else
+	now() { echo $(($(date +%s) * 1000)); }
+fi
 start=$(now)
 breakdown=()
 took() { breakdown+=("$(printf '  %-34s %6.1f s' "$1" "$(awk -v ms="$2" 'BEGIN { print ms / 1000 }')")"); }
@@ -39,7 +44,7 @@ took() { breakdown+=("$(printf '  %-34s %6.1f s' "$1" "$(awk -v ms="$2" 'BEGIN {
 t=$(now)
 image=${TEST_IMAGE:-twitter-api-test}
 export TEST_INPUTS
-TEST_INPUTS=$(cat Dockerfile.dev go.mod go.sum | sha256sum | cut -c1-16)-$HOST_UID-$HOST_GID
+TEST_INPUTS=$(cat Dockerfile.dev go.mod go.sum | cksum | cut -d' ' -f1)-$HOST_UID-$HOST_GID
 if [[ "$(docker image inspect -f '{{index .Config.Labels "dev.twitter-api.inputs"}}' "$image" 2>/dev/null)" == "$TEST_INPUTS" ]]; then
 	took "image check (up to date)" $(($(now) - t))
 else
@@ -90,6 +95,6 @@ echo
 echo "make test: where the time went"
 printf '%s\n' "${breakdown[@]}"
 took "total" $(($(now) - start))
-printf '%s\n' "${breakdown[-1]}"
+printf '%s\n' "${breakdown[${#breakdown[@]} - 1]}"
 echo "make test: exit status $status; JUnit report: reports/junit.xml"
 exit "$status"
