@@ -11,7 +11,9 @@
 # location lists and inlined calls that make Delve's start slower.
 # Uncompressed DWARF: Delve reads it on every start, and the link skips
 # the compression. A separate binary keeps make dev's tmp/api.
+# No cgo, as in the release image and make dev's build.
 set -eu
+export CGO_ENABLED=0
 out=${1:-./tmp/api-debug}
 mkdir -p "$(dirname "$out")"
 exec go build -gcflags='all=-N -l' -ldflags=-compressdwarf=false -o "$out" "${2:-./app/cmd/api}"
