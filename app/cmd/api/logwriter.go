@@ -18,7 +18,7 @@ const maxPendingLog = 256 << 10
 type logWriter struct {
 	out     io.Writer
 	writing sync.Mutex // held while writing to out, so batches keep their order
-	mu      sync.Mutex // guards pending and closed
+	mu      sync.Mutex // guards pending, closed and sending on wake
 	pending []byte
 	spare   []byte // the previous batch's buffer, reused; guarded by writing
 	closed  bool
@@ -35,23 +35,24 @@ func newLogWriter(out io.Writer) *logWriter {
 // Write queues p, a whole log line, and returns at once.
 func (w *logWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
-		w.writing.Lock()
-		defer w.writing.Unlock()
-		return w.out.Write(p)
-	}
-	for len(w.pending) > 0 && len(w.pending)+len(p) > maxPendingLog {
+	for !w.closed && len(w.pending) > 0 && len(w.pending)+len(p) > maxPendingLog {
 		w.mu.Unlock()
 		w.flush()
 		w.mu.Lock()
 	}
 	w.pending = append(w.pending, p...)
-	w.mu.Unlock()
+	if w.closed {
+		// No goroutine any more: write it now, after whatever still waits.
+		w.mu.Unlock()
+		w.flush()
+		return len(p), nil
+	}
+	// Under mu, so Close cannot close wake in between.
 	select {
 	case w.wake <- struct{}{}:
 	default: // already woken: the line joins the next batch
 	}
+	w.mu.Unlock()
 	return len(p), nil
 }
 
@@ -63,8 +64,8 @@ func (w *logWriter) Close() error {
 		return nil
 	}
 	w.closed = true
-	w.mu.Unlock()
 	close(w.wake)
+	w.mu.Unlock()
 	<-w.done
 	return nil
 }

@@ -60,6 +60,25 @@ var _ = Describe("the log writer", func() {
 		Expect(out.writes).To(BeNumerically("<", writers*lines), "lines are batched")
 	})
 
+	It("takes writes that race Close, losing none", func() {
+		for range 5000 {
+			out := &lockedBuffer{}
+			w := newLogWriter(out)
+			const writers, lines = 4, 20
+			var wg sync.WaitGroup
+			for g := range writers {
+				wg.Go(func() {
+					for i := range lines {
+						_, _ = fmt.Fprintf(w, "writer %d line %d\n", g, i)
+					}
+				})
+			}
+			Expect(w.Close()).To(Succeed())
+			wg.Wait()
+			Expect(strings.Count(out.String(), "\n")).To(Equal(writers * lines))
+		}
+	})
+
 	It("writes a line soon without Close, and straight through after it", func() {
 		out := &lockedBuffer{}
 		w := newLogWriter(out)
