@@ -36,7 +36,6 @@ if [[ -z "${EPOCHREALTIME:-}" ]]; then
 	echo "bench-reload: needs bash 5 or later (for EPOCHREALTIME)" >&2
 	exit 1
 fi
-now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }
 nap_fifo=$(mktemp -u)
 mkfifo "$nap_fifo"
 exec 4<>"$nap_fifo"

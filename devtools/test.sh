@@ -4,9 +4,8 @@
 # the run ends (pass, fail, Ctrl-C); the exit status is the suites'.
 #
 # Where the time goes is printed at the end: the image check, the database
-# start, each suite's compile and each suite's run. The database starts while
-# the suites compile, and the suites compile in parallel (see
-# devtools/test-run.sh).
+# start, the one compile of every suite and each suite's run. The database
+# starts while the suites compile (see devtools/test-run.sh).
 #
 #   bash devtools/test.sh                   everything, as make test does
 #   bash devtools/test.sh ginkgo --focus=X ./app/store   any command in the test container
@@ -17,7 +16,8 @@ compose=(docker compose -p "${PROJECT:-twitter-api}-test" -f compose.test.yml)
 teardown() {
 	# No --volumes: the Go caches are shared with the dev stack; the database is on tmpfs.
 	"${compose[@]}" down --remove-orphans --timeout 5 >/dev/null 2>&1 || true
-	find app -name '*.test' -type f -delete 2>/dev/null || true
+	# test-run.sh links each suite's binary into its package directory.
+	find app -name '*.test' \( -type f -o -type l \) -delete 2>/dev/null || true
 }
 trap teardown EXIT
 trap 'exit 130' INT TERM

@@ -136,8 +136,8 @@ func (s *Tweets) ListByUser(ctx context.Context, userID int64, page twitter.Page
 // Transactions that cannot insert tweets do not hold the horizon back, as far
 // as pg_stat_activity can tell: those of other databases on the same server,
 // and autovacuum's (an autoanalyze holds a transaction id). One it cannot
-// place (another role's session, a prepared transaction, one that ended
-// between the snapshot and the look-up) is counted, which only delays.
+// place (another role's session, a prepared transaction) is counted, which
+// only delays.
 //
 // One place remains: a transaction that ends between the page's snapshot and
 // its look-up in pg_stat_activity cannot be placed any more, so it is counted

@@ -1,7 +1,8 @@
 // Command floor is the benchmark's reference point: a minimal net/http
 // server on pgxpool with prepared statements, running the same SQL as the
-// API (the same author join, the same API key lookup, the same conditional
-// update) on the same database. `make bench` loads it and the API in turn;
+// API, text for text: app/store exports its statements (store.GetTweetSQL
+// and the rest), and pgx prepares each once per connection, as the store
+// does. `make bench` loads it and the API in turn;
 // the API's share of the floor's throughput is the figure that matters.
 //
 //	DATABASE_URL=postgres://... go run ./devtools/floor -addr 127.0.0.1:5301
@@ -33,16 +34,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/twitter-api/twitter-api/app/store"
-)
-
-// The API's statements, text for text: app/store exports them, and pgx
-// prepares each once per connection, as the store does.
-var (
-	getTweet    = store.GetTweetSQL
-	authUser    = store.AuthenticateSQL
-	insertTweet = store.InsertTweetSQL
-	updateTweet = store.UpdateTweetSQL
-	ownerOf     = store.TweetOwnerSQL
 )
 
 type author struct {
@@ -126,7 +117,7 @@ func (s server) get(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad id", http.StatusBadRequest)
 		return
 	}
-	t, err := scanTweet(s.pool.QueryRow(r.Context(), getTweet, id))
+	t, err := scanTweet(s.pool.QueryRow(r.Context(), store.GetTweetSQL, id))
 	if reply(w, err) {
 		writeJSON(w, http.StatusOK, t)
 	}
@@ -192,7 +183,7 @@ func (s server) actor(w http.ResponseWriter, r *http.Request) (*author, bool) {
 		hash    []byte
 		created time.Time
 	)
-	err := s.pool.QueryRow(r.Context(), authUser, sum[:]).Scan(&a.ID, &a.Username, &email, &hash, &created)
+	err := s.pool.QueryRow(r.Context(), store.AuthenticateSQL, sum[:]).Scan(&a.ID, &a.Username, &email, &hash, &created)
 	if errors.Is(err, pgx.ErrNoRows) {
 		http.Error(w, "unknown key", http.StatusUnauthorized)
 		return nil, false
@@ -228,7 +219,7 @@ func (s server) create(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	t, err := scanTweet(s.pool.QueryRow(r.Context(), insertTweet, text, idOf(a)))
+	t, err := scanTweet(s.pool.QueryRow(r.Context(), store.InsertTweetSQL, text, idOf(a)))
 	if !reply(w, err) {
 		return
 	}
@@ -250,11 +241,11 @@ func (s server) update(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	t, err := scanTweet(s.pool.QueryRow(r.Context(), updateTweet, text, id, idOf(a)))
+	t, err := scanTweet(s.pool.QueryRow(r.Context(), store.UpdateTweetSQL, text, id, idOf(a)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		// As the API: look up why nothing matched.
 		var owner *int64
-		err = s.pool.QueryRow(r.Context(), ownerOf, id).Scan(&owner)
+		err = s.pool.QueryRow(r.Context(), store.TweetOwnerSQL, id).Scan(&owner)
 		if reply(w, err) {
 			http.Error(w, "forbidden", http.StatusForbidden)
 		}

@@ -415,8 +415,7 @@ var _ = Describe("migrate", func() {
 		Expect(err).To(MatchError(ContainSubstring("migrate up")))
 	})
 
-	It("errors without a subcommand", func(ctx SpecContext) {
-		freshDatabase(ctx)
+	It("errors without a subcommand", func() {
 		_, err := runNow(e, "migrate")
 		Expect(err).To(MatchError(ContainSubstring("missing subcommand")))
 	})

@@ -98,8 +98,8 @@ func Clone(ctx context.Context, adminURL, template, name string) (string, error)
 	return WithDatabase(adminURL, name)
 }
 
-// Drop removes database name, disconnecting anyone still using it.
-func Drop(ctx context.Context, adminURL, name string) error {
+// drop removes database name, disconnecting anyone still using it.
+func drop(ctx context.Context, adminURL, name string) error {
 	return admin(ctx, adminURL, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 }
 
@@ -114,7 +114,7 @@ func Discard(ctx context.Context, adminURL, name string) error {
 	if os.Getenv(DisposableVar) == "1" {
 		return nil
 	}
-	return Drop(ctx, adminURL, name)
+	return drop(ctx, adminURL, name)
 }
 
 // truncateAll empties every table of the public schema the migrations made,
