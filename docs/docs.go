@@ -177,7 +177,7 @@ const docTemplate = `{
         },
         "/readyz": {
             "get": {
-                "description": "200 when the database answers a ping within 1 s, else 503 with Retry-After. 503 at once, and from then on, when the process has been told to stop.",
+                "description": "200 when the database has applied every migration this version embeds and answers within 1 s, on a connection of its own that requests never queue for; else 503 with Retry-After. 503 at once, and from then on, when the process has been told to stop.",
                 "produces": [
                     "application/json",
                     "application/problem+json"
@@ -218,7 +218,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "Database unavailable, overloaded, timed out or shutting down",
+                        "description": "Database unavailable or without this version's migrations, overloaded, timed out or shutting down",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -814,6 +814,273 @@ const docTemplate = `{
                         }
                     }
                 }
+            },
+            "delete": {
+                "security": [
+                    {
+                        "APIKey": []
+                    }
+                ],
+                "description": "Authenticated as user {id}. Deletes the account, all its API keys and all its tweets, at once and for good: the tweets are not kept as anonymous ones, which anyone could then change.",
+                "produces": [
+                    "application/json",
+                    "application/problem+json"
+                ],
+                "tags": [
+                    "users"
+                ],
+                "summary": "Delete a user",
+                "parameters": [
+                    {
+                        "minimum": 1,
+                        "type": "integer",
+                        "description": "User id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "204": {
+                        "description": "No Content"
+                    },
+                    "400": {
+                        "description": "Malformed id",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Missing, unknown or expired API key",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Another user's account",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "Deleted meanwhile",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "408": {
+                        "description": "Body not received in time",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Body over 1 MiB (any method)",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "431": {
+                        "description": "Request line and headers too large",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "503": {
+                        "description": "Database unavailable, overloaded, timed out or shutting down",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/users/{id}/keys": {
+            "post": {
+                "security": [
+                    {
+                        "APIKey": []
+                    }
+                ],
+                "description": "Authenticated as user {id}, with any of its valid keys. The new key becomes the current one and is shown only in this response. The user's other keys keep working for the overlap (API_KEY_OVERLAP, 24 h by default; an earlier expiry is kept), or stop at once with \"previous_keys\": \"revoke\", for a key that leaked. The body may be left out.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json",
+                    "application/problem+json"
+                ],
+                "tags": [
+                    "users"
+                ],
+                "summary": "Issue a new API key",
+                "parameters": [
+                    {
+                        "minimum": 1,
+                        "type": "integer",
+                        "description": "User id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "What happens to the previous keys",
+                        "name": "keys",
+                        "in": "body",
+                        "schema": {
+                            "$ref": "#/definitions/KeyRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/CreatedKey"
+                        },
+                        "headers": {
+                            "Cache-Control": {
+                                "type": "string",
+                                "description": "no-store: the response holds the only copy of the API key"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed id or JSON",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Missing, unknown or expired API key",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Another user's account",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "408": {
+                        "description": "Body not received in time",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Body over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "415": {
+                        "description": "Not JSON",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Unknown value of previous_keys",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "431": {
+                        "description": "Request line and headers too large",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "503": {
+                        "description": "Database unavailable, overloaded, timed out or shutting down",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/users/{id}/keys/current": {
+            "delete": {
+                "security": [
+                    {
+                        "APIKey": []
+                    }
+                ],
+                "description": "Ends, at once, the key this request is authenticated with: a previous key of user {id}, still in its overlap after POST /users/{id}/keys. The current key is never revoked alone (409): replace it with POST /users/{id}/keys, or delete the account.",
+                "produces": [
+                    "application/json",
+                    "application/problem+json"
+                ],
+                "tags": [
+                    "users"
+                ],
+                "summary": "Revoke the API key used",
+                "parameters": [
+                    {
+                        "minimum": 1,
+                        "type": "integer",
+                        "description": "User id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "204": {
+                        "description": "No Content"
+                    },
+                    "400": {
+                        "description": "Malformed id",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Missing, unknown or expired API key",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Another user's account",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "408": {
+                        "description": "Body not received in time",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "The key is the account's current one",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Body over 1 MiB (any method)",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "431": {
+                        "description": "Request line and headers too large",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "503": {
+                        "description": "Database unavailable, overloaded, timed out or shutting down",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    }
+                }
             }
         },
         "/users/{id}/tweets": {
@@ -916,6 +1183,39 @@ const docTemplate = `{
         }
     },
     "definitions": {
+        "CreatedKey": {
+            "type": "object",
+            "required": [
+                "api_key",
+                "created_at",
+                "previous_keys_expire_at",
+                "user_id"
+            ],
+            "properties": {
+                "api_key": {
+                    "description": "Shown only in this response; store it, it cannot be recovered.",
+                    "type": "string",
+                    "minLength": 1,
+                    "example": "tw_3q2-7vXfJ0mY1c9Zk8Qe5nP4sR6tU0wA2bD4fH6jL8n"
+                },
+                "created_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2026-11-26T18:30:00.123456Z"
+                },
+                "previous_keys_expire_at": {
+                    "description": "When the user's other keys stop working: created_at itself when they\nwere revoked.",
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2026-11-27T18:30:00.123456Z"
+                },
+                "user_id": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "example": 7
+                }
+            }
+        },
         "CreatedUser": {
             "type": "object",
             "required": [
@@ -993,6 +1293,20 @@ const docTemplate = `{
                     "type": "string",
                     "minLength": 1,
                     "example": "v1.0.0"
+                }
+            }
+        },
+        "KeyRequest": {
+            "type": "object",
+            "properties": {
+                "previous_keys": {
+                    "description": "What happens to the user's other keys: \"overlap\" (the default) keeps\nthem working for the overlap, \"revoke\" ends them at once.",
+                    "type": "string",
+                    "enum": [
+                        "overlap",
+                        "revoke"
+                    ],
+                    "example": "overlap"
                 }
             }
         },
@@ -1160,7 +1474,7 @@ const docTemplate = `{
     },
     "securityDefinitions": {
         "APIKey": {
-            "description": "The key returned once by POST /users. Optional when creating a tweet; required to change or delete a tweet that has an author.",
+            "description": "The key returned once by POST /users, or by POST /users/{id}/keys, which replaces it. Optional when creating a tweet; required to change or delete a tweet that has an author, and to manage one's account.",
             "type": "apiKey",
             "name": "X-API-Key",
             "in": "header"

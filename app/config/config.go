@@ -31,22 +31,30 @@ type Config struct {
 	HTTPIdleTimeout  time.Duration
 	// On SIGTERM the service reports itself unready, keeps serving for
 	// ShutdownDelay so load balancers notice, then drains for at most
-	// ShutdownTimeout. Their sum must stay below the orchestrator's stop
-	// grace period (10 s in Docker and compose).
+	// ShutdownTimeout. With AbortGrace their sum must stay below
+	// ShutdownGrace, the orchestrator's stop grace period: SIGKILL follows
+	// SIGTERM after it.
 	ShutdownDelay   time.Duration
 	ShutdownTimeout time.Duration
+	ShutdownGrace   time.Duration
 
 	// Each migration gives up when it waits longer than this for a lock,
 	// or runs a statement longer than this, instead of queueing traffic
 	// behind it.
 	MigrationLockTimeout      time.Duration
 	MigrationStatementTimeout time.Duration
+
+	// APIKeyOverlap is how long the previous keys of a user keep working
+	// after a new key is issued, unless the request revokes them at once.
+	APIKeyOverlap time.Duration
 }
 
-// StopGrace is the stop grace period of Docker and compose: SIGKILL follows
-// SIGTERM after it, so ShutdownDelay + ShutdownTimeout + AbortGrace must fit
-// inside.
-const StopGrace = 10 * time.Second
+// DefaultShutdownGrace is SHUTDOWN_GRACE when unset: the stop grace period of
+// Docker and compose.
+const DefaultShutdownGrace = 10 * time.Second
+
+// MaxAPIKeyOverlap bounds API_KEY_OVERLAP: a replaced key must end.
+const MaxAPIKeyOverlap = 30 * 24 * time.Hour
 
 // AbortGrace is how long requests cancelled at the end of the drain get to
 // answer (503) before the process exits.
@@ -72,9 +80,12 @@ func Load(getenv func(string) string) (Config, error) {
 		HTTPIdleTimeout:  r.duration("HTTP_IDLE_TIMEOUT", 60*time.Second),
 		ShutdownDelay:    r.durationOrZero("SHUTDOWN_DELAY", 2*time.Second),
 		ShutdownTimeout:  r.duration("SHUTDOWN_TIMEOUT", 6*time.Second),
+		ShutdownGrace:    r.duration("SHUTDOWN_GRACE", DefaultShutdownGrace),
 
 		MigrationLockTimeout:      r.duration("MIGRATION_LOCK_TIMEOUT", 5*time.Second),
 		MigrationStatementTimeout: r.duration("MIGRATION_STATEMENT_TIMEOUT", time.Minute),
+
+		APIKeyOverlap: r.duration("API_KEY_OVERLAP", 24*time.Hour),
 	}
 	// Idle equals open unless set: fewer idle than open closes connections
 	// under load that the next request must reopen.
@@ -82,9 +93,14 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.DBMaxIdleConns > c.DBMaxOpenConns {
 		r.fail("DB_MAX_IDLE_CONNS", "must not exceed DB_MAX_OPEN_CONNS (%d)", c.DBMaxOpenConns)
 	}
-	if total := c.ShutdownDelay + c.ShutdownTimeout + AbortGrace; total >= StopGrace {
-		r.fail("SHUTDOWN_DELAY", "+ SHUTDOWN_TIMEOUT + %s is %s: it must stay below the %s stop grace "+
-			"period of Docker and compose, or SIGKILL cuts the drain short", AbortGrace, total, StopGrace)
+	if total := c.ShutdownDelay + c.ShutdownTimeout + AbortGrace; total >= c.ShutdownGrace {
+		r.fail("SHUTDOWN_DELAY", "+ SHUTDOWN_TIMEOUT + %s is %s: it must stay below SHUTDOWN_GRACE (%s), "+
+			"the orchestrator's stop grace period, or SIGKILL cuts the drain short; raise the grace "+
+			"(docker stop -t, stop_grace_period, terminationGracePeriodSeconds) and SHUTDOWN_GRACE with it",
+			AbortGrace, total, c.ShutdownGrace)
+	}
+	if c.APIKeyOverlap > MaxAPIKeyOverlap {
+		r.fail("API_KEY_OVERLAP", "must be at most %s, got %s", MaxAPIKeyOverlap, c.APIKeyOverlap)
 	}
 	if len(r.errs) > 0 {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(r.errs...))

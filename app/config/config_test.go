@@ -30,9 +30,11 @@ var _ = Describe("Load", func() {
 		Expect(c.RequestTimeout).To(Equal(5 * time.Second))
 		Expect(c.ShutdownDelay).To(Equal(2 * time.Second))
 		Expect(c.ShutdownTimeout).To(Equal(6 * time.Second))
-		Expect(c.ShutdownDelay + c.ShutdownTimeout + config.AbortGrace).To(BeNumerically("<", config.StopGrace))
+		Expect(c.ShutdownGrace).To(Equal(10*time.Second), "docker stop's default")
+		Expect(c.ShutdownDelay + c.ShutdownTimeout + config.AbortGrace).To(BeNumerically("<", c.ShutdownGrace))
 		Expect(c.MigrationLockTimeout).To(Equal(5 * time.Second))
 		Expect(c.MigrationStatementTimeout).To(Equal(time.Minute))
+		Expect(c.APIKeyOverlap).To(Equal(24 * time.Hour))
 	})
 
 	It("reads every variable", func() {
@@ -41,8 +43,8 @@ var _ = Describe("Load", func() {
 			"DB_MAX_OPEN_CONNS": "20", "DB_MAX_IDLE_CONNS": "20", "DB_CONN_MAX_LIFETIME": "1h",
 			"DB_CONN_MAX_IDLE_TIME": "90s",
 			"REQUEST_TIMEOUT":       "250ms", "HTTP_READ_TIMEOUT": "1s", "HTTP_WRITE_TIMEOUT": "2s",
-			"HTTP_IDLE_TIMEOUT": "3s", "SHUTDOWN_DELAY": "500ms", "SHUTDOWN_TIMEOUT": "4s",
-			"MIGRATION_LOCK_TIMEOUT": "3s", "MIGRATION_STATEMENT_TIMEOUT": "2m",
+			"HTTP_IDLE_TIMEOUT": "3s", "SHUTDOWN_DELAY": "500ms", "SHUTDOWN_TIMEOUT": "4s", "SHUTDOWN_GRACE": "6s",
+			"MIGRATION_LOCK_TIMEOUT": "3s", "MIGRATION_STATEMENT_TIMEOUT": "2m", "API_KEY_OVERLAP": "1h",
 		}))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(c).To(Equal(config.Config{
@@ -50,7 +52,9 @@ var _ = Describe("Load", func() {
 			DBMaxOpenConns: 20, DBMaxIdleConns: 20, DBConnMaxLifetime: time.Hour, DBConnMaxIdleTime: 90 * time.Second,
 			RequestTimeout: 250 * time.Millisecond, HTTPReadTimeout: time.Second, HTTPWriteTimeout: 2 * time.Second,
 			HTTPIdleTimeout: 3 * time.Second, ShutdownDelay: 500 * time.Millisecond, ShutdownTimeout: 4 * time.Second,
+			ShutdownGrace:        6 * time.Second,
 			MigrationLockTimeout: 3 * time.Second, MigrationStatementTimeout: 2 * time.Minute,
+			APIKeyOverlap: time.Hour,
 		}))
 	})
 
@@ -84,7 +88,24 @@ var _ = Describe("Load", func() {
 		Entry("a zero request budget", "REQUEST_TIMEOUT", "0s"),
 		Entry("a drain longer than the stop grace", "SHUTDOWN_TIMEOUT", "9s"),
 		Entry("a delay that pushes the drain past the stop grace", "SHUTDOWN_DELAY", "4s"),
+		Entry("a stop grace shorter than the delay and the drain", "SHUTDOWN_GRACE", "8s"),
+		Entry("a zero stop grace", "SHUTDOWN_GRACE", "0s"),
+		Entry("a zero key overlap", "API_KEY_OVERLAP", "0s"),
+		Entry("a key overlap over 30 days", "API_KEY_OVERLAP", "721h"),
 	)
+
+	It("takes longer delays and drains when SHUTDOWN_GRACE grants the time, and checks them against it", func() {
+		vars := map[string]string{"DATABASE_URL": "postgres://x", "SHUTDOWN_DELAY": "10s", "SHUTDOWN_TIMEOUT": "15s"}
+		_, err := config.Load(env(vars))
+		Expect(err).To(MatchError(ContainSubstring("must stay below SHUTDOWN_GRACE (10s)")))
+		vars["SHUTDOWN_GRACE"] = "30s"
+		c, err := config.Load(env(vars))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.ShutdownGrace).To(Equal(30 * time.Second))
+		vars["SHUTDOWN_GRACE"] = "25500ms" // 10 s + 15 s + the 0.5 s abort grace: no margin left
+		_, err = config.Load(env(vars))
+		Expect(err).To(MatchError(ContainSubstring("25.5s")))
+	})
 
 	It("accepts SHUTDOWN_DELAY=0, for a dev server that nothing balances", func() {
 		c, err := config.Load(env(map[string]string{"DATABASE_URL": "postgres://x", "SHUTDOWN_DELAY": "0"}))

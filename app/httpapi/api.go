@@ -11,7 +11,7 @@
 //	@securityDefinitions.apikey	APIKey
 //	@in							header
 //	@name						X-API-Key
-//	@description				The key returned once by POST /users. Optional when creating a tweet; required to change or delete a tweet that has an author.
+//	@description				The key returned once by POST /users, or by POST /users/{id}/keys, which replaces it. Optional when creating a tweet; required to change or delete a tweet that has an author, and to manage one's account.
 package httpapi
 
 import (
@@ -42,16 +42,19 @@ const BodyBudgetBytes = 16 * MaxBodyBytes
 // DefaultRequestTimeout is a request's budget when Deps sets none.
 const DefaultRequestTimeout = 5 * time.Second
 
-// Pinger reports whether the database answers.
-type Pinger interface {
-	Ping(ctx context.Context) error
+// Readiness reports whether the service should get traffic; its error says
+// why not. It must not queue behind requests for the database: a saturated
+// pool would otherwise take every replica out of rotation at once.
+type Readiness interface {
+	Ready(ctx context.Context) error
 }
 
 // Deps are the API's collaborators and settings.
 type Deps struct {
 	// Services are the domain's, one a resource: store's DB.Services().
 	twitter.Services
-	DB        Pinger
+	// Ready backs /readyz: readiness.Checker over a pool of its own.
+	Ready     Readiness
 	Logger    *slog.Logger
 	Version   string
 	StartedAt time.Time
@@ -66,9 +69,17 @@ type Deps struct {
 	// aborts the database work of every request still running.
 	Context context.Context
 	// Draining is closed when the process starts to shut down: /readyz
-	// then answers 503 so load balancers stop sending traffic.
+	// then answers 503 so load balancers stop sending traffic, and every
+	// response asks the client to close its connection.
 	Draining <-chan struct{}
+
+	// APIKeyOverlap is how long a user's previous keys keep working after
+	// POST /users/{id}/keys, unless it revokes them at once.
+	APIKeyOverlap time.Duration
 }
+
+// DefaultAPIKeyOverlap is APIKeyOverlap when Deps sets none.
+const DefaultAPIKeyOverlap = 24 * time.Hour
 
 // New returns the Fiber app serving the whole API.
 func New(d Deps) *fiber.App {
@@ -80,6 +91,9 @@ func New(d Deps) *fiber.App {
 	}
 	if d.Context == nil {
 		d.Context = context.Background()
+	}
+	if d.APIKeyOverlap <= 0 {
+		d.APIKeyOverlap = DefaultAPIKeyOverlap
 	}
 	errHandler := errorHandler(d.Logger)
 	app := fiber.New(fiber.Config{
@@ -98,7 +112,7 @@ func New(d Deps) *fiber.App {
 	// The body is read first: the request's budget covers its work
 	// (authentication, queries, the transaction), not the client's upload,
 	// which HTTP_READ_TIMEOUT bounds.
-	app.Use(requestID(), accessLog(d.Logger, errHandler), recoverPanics(d.Logger),
+	app.Use(requestID(), closeWhenDraining(d.Draining), accessLog(d.Logger, errHandler), recoverPanics(d.Logger),
 		bufferBody(d.Context, d.RequestTimeout, semaphore.NewWeighted(BodyBudgetBytes), MaxBodyBytes, readBodyBytes),
 		requestContext(d.Context, d.RequestTimeout))
 	addRoutes(app, d)

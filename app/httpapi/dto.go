@@ -60,6 +60,24 @@ type createdUserResponse struct {
 	APIKey string `json:"api_key" example:"tw_3q2-7vXfJ0mY1c9Zk8Qe5nP4sR6tU0wA2bD4fH6jL8n" minLength:"1" validate:"required"`
 } //	@name	CreatedUser
 
+// keyRequest is the optional body of POST /users/{id}/keys.
+type keyRequest struct {
+	// What happens to the user's other keys: "overlap" (the default) keeps
+	// them working for the overlap, "revoke" ends them at once.
+	PreviousKeys jsonString `json:"previous_keys" swaggertype:"string" enums:"overlap,revoke" example:"overlap"`
+} //	@name	KeyRequest
+
+// createdKeyResponse is shown once, on issue: it holds the new API key.
+type createdKeyResponse struct {
+	UserID int64 `json:"user_id" example:"7" minimum:"1" validate:"required"`
+	// Shown only in this response; store it, it cannot be recovered.
+	APIKey    string    `json:"api_key" example:"tw_3q2-7vXfJ0mY1c9Zk8Qe5nP4sR6tU0wA2bD4fH6jL8n" minLength:"1" validate:"required"`
+	CreatedAt time.Time `json:"created_at" example:"2026-11-26T18:30:00.123456Z" format:"date-time" validate:"required"`
+	// When the user's other keys stop working: created_at itself when they
+	// were revoked.
+	PreviousKeysExpireAt time.Time `json:"previous_keys_expire_at" example:"2026-11-27T18:30:00.123456Z" format:"date-time" validate:"required"`
+} //	@name	CreatedKey
+
 // userResponse is a user's public profile.
 type userResponse struct {
 	ID        int64     `json:"id" example:"7" minimum:"1" validate:"required"`

@@ -6,14 +6,12 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-
-	"github.com/twitter-api/twitter-api/app/twitter"
 )
 
 var errDraining = &requestError{status: fiber.StatusServiceUnavailable,
 	detail: "the server is shutting down; send requests to another instance"}
 
-// readyTimeout bounds the database ping behind /readyz.
+// readyTimeout bounds the readiness check behind /readyz.
 const readyTimeout = time.Second
 
 // handleRoot sends visitors to the interactive documentation.
@@ -74,10 +72,11 @@ func handleHealthz(version string, startedAt time.Time) fiber.Handler {
 }
 
 // handleReadyz reports whether the service should get traffic: not once it
-// has begun to shut down, and not while the database does not answer.
+// has begun to shut down, not while the database does not answer, and not
+// before the database has every migration this version embeds.
 //
 //	@Summary		Readiness
-//	@Description	200 when the database answers a ping within 1 s, else 503 with Retry-After. 503 at once, and from then on, when the process has been told to stop.
+//	@Description	200 when the database has applied every migration this version embeds and answers within 1 s, on a connection of its own that requests never queue for; else 503 with Retry-After. 503 at once, and from then on, when the process has been told to stop.
 //	@Tags			meta
 //	@Produce		json,application/problem+json
 //	@Success		200	{object}	readyResponse
@@ -85,9 +84,9 @@ func handleHealthz(version string, startedAt time.Time) fiber.Handler {
 //	@Failure		408	{object}	problem	"Body not received in time"
 //	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
 //	@Failure		431	{object}	problem	"Request line and headers too large"
-//	@Failure		503	{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
+//	@Failure		503	{object}	problem	"Database unavailable or without this version's migrations, overloaded, timed out or shutting down"
 //	@Router			/readyz [get]
-func handleReadyz(db Pinger, draining <-chan struct{}) fiber.Handler {
+func handleReadyz(ready Readiness, draining <-chan struct{}) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		select {
 		case <-draining:
@@ -96,9 +95,8 @@ func handleReadyz(db Pinger, draining <-chan struct{}) fiber.Handler {
 		}
 		ctx, cancel := context.WithTimeout(c.UserContext(), readyTimeout)
 		defer cancel()
-		if err := db.Ping(ctx); err != nil {
-			// Whatever the cause (down, wrong password), the service is not ready.
-			return fmt.Errorf("readyz: %w: %w", twitter.ErrUnavailable, err)
+		if err := ready.Ready(ctx); err != nil {
+			return fmt.Errorf("readyz: %w", err)
 		}
 		return c.JSON(readyResponse{Status: "ready"})
 	}

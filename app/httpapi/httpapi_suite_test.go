@@ -21,6 +21,7 @@ import (
 
 	"github.com/twitter-api/twitter-api/app/httpapi"
 	"github.com/twitter-api/twitter-api/app/internal/testdb"
+	"github.com/twitter-api/twitter-api/app/readiness"
 	"github.com/twitter-api/twitter-api/app/store"
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
@@ -50,7 +51,7 @@ var _ = BeforeEach(func() {
 func newApp(db *store.DB) *fiber.App {
 	return httpapi.New(httpapi.Deps{
 		Services:  db.Services(),
-		DB:        db,
+		Ready:     readyOver(db),
 		Version:   testVersion,
 		StartedAt: startedAt,
 		// Twice the production budget: specs that fire dozens of requests
@@ -59,12 +60,21 @@ func newApp(db *store.DB) *fiber.App {
 	})
 }
 
+// readyOver is the readiness check over db, as serve builds it over a pool
+// of its own.
+func readyOver(db *store.DB) httpapi.Readiness {
+	GinkgoHelper()
+	r, err := readiness.New(db)
+	Expect(err).NotTo(HaveOccurred())
+	return r
+}
+
 // loggingApp is the API over the suite's database with services s, logging
 // at info level, as in production, into the returned buffer.
 func loggingApp(s twitter.Services) (*fiber.App, *bytes.Buffer) {
 	logged := &bytes.Buffer{}
 	return httpapi.New(httpapi.Deps{
-		Services: s, DB: tdb.DB,
+		Services: s, Ready: readyOver(tdb.DB),
 		Logger: slog.New(slog.NewJSONHandler(logged, nil)),
 	}), logged
 }
@@ -106,6 +116,9 @@ type result struct {
 	status int
 	header http.Header
 	body   []byte
+	// closed: the response said Connection: close (net/http takes that
+	// header out of header).
+	closed bool
 }
 
 func (r result) String() string {
@@ -174,7 +187,7 @@ func (r request) on(a *fiber.App) result {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	Expect(err).NotTo(HaveOccurred())
-	return result{status: resp.StatusCode, header: resp.Header, body: b}
+	return result{status: resp.StatusCode, header: resp.Header, body: b, closed: resp.Close}
 }
 
 // onServer sends the request straight to a's fasthttp server over an

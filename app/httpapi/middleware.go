@@ -79,6 +79,21 @@ func accessLog(log *slog.Logger, errHandler fiber.ErrorHandler) fiber.Handler {
 	}
 }
 
+// closeWhenDraining asks every client to close its connection once the
+// process is shutting down, so a balancer or keep-alive client opens its
+// next connection, to another instance, instead of sending a request on one
+// this process is about to close.
+func closeWhenDraining(draining <-chan struct{}) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		select {
+		case <-draining:
+			c.Response().SetConnectionClose()
+		default:
+		}
+		return c.Next()
+	}
+}
+
 func newRequestID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -226,6 +241,18 @@ func requireJSON() fiber.Handler {
 			}
 		}
 		return c.Next()
+	}
+}
+
+// optionalJSON is requireJSON for a route whose body may be left out: an
+// empty body passes, whatever its headers say.
+func optionalJSON() fiber.Handler {
+	check := requireJSON()
+	return func(c *fiber.Ctx) error {
+		if len(c.Request().Body()) == 0 {
+			return c.Next()
+		}
+		return check(c)
 	}
 }
 

@@ -84,6 +84,12 @@ func problemFor(err error) problem {
 		return newProblem(fiber.StatusUnauthorized, "this request needs an API key: send one in X-API-Key")
 	case errors.Is(err, twitter.ErrForbidden):
 		return newProblem(fiber.StatusForbidden, "the owner of this API key is not allowed to do this")
+	case errors.Is(err, twitter.ErrCurrentKey):
+		return newProblem(fiber.StatusConflict, "this is the account's current API key: replace it with "+
+			`POST /users/{id}/keys ("previous_keys": "revoke" ends it at once), or delete the account`)
+	case errors.Is(err, twitter.ErrSchemaBehind):
+		return newProblem(fiber.StatusServiceUnavailable,
+			"the database lacks migrations this version needs; it takes no traffic until they are applied")
 	case errors.Is(err, twitter.ErrUnavailable):
 		return newProblem(fiber.StatusServiceUnavailable, "the database is unavailable; retry later")
 	case errors.Is(err, context.DeadlineExceeded):

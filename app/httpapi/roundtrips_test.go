@@ -102,7 +102,7 @@ var _ = Describe("constraint violations", func() {
 	It("answers 401 when the author is deleted between authentication and the insert", func() {
 		u := createUser("vanishing", "vanishing@example.com")
 		racing := httpapi.New(httpapi.Deps{
-			Services: servicesWith(tdb.DB, func(s *twitter.Services) { s.Users = deletesAfterAuth{s.Users} }), DB: tdb.DB,
+			Services: servicesWith(tdb.DB, func(s *twitter.Services) { s.Users = deletesAfterAuth{s.Users} }), Ready: readyOver(tdb.DB),
 		})
 		r := req(http.MethodPost, "/tweets").withJSON(tweetBody("orphan")).with("X-API-Key", u.APIKey).on(racing)
 		p := expectProblem(r, http.StatusUnauthorized)

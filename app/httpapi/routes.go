@@ -13,12 +13,13 @@ func addRoutes(app *fiber.App, d Deps) {
 	// requireUser(d.Users)(h) when the route needs an API key, maybeUser(h)
 	// when anonymous callers may use it too.
 	maybeUser := optionalUser(d.Users)
+	needUser := requireUser(d.Users)
 
 	app.Get("/", handleRoot())
 	app.Get("/swagger/*", swagger.HandlerDefault)
 	app.Get("/hello", handleHello())
 	app.Get("/healthz", handleHealthz(d.Version, d.StartedAt))
-	app.Get("/readyz", handleReadyz(d.DB, d.Draining))
+	app.Get("/readyz", handleReadyz(d.Ready, d.Draining))
 
 	app.Get("/tweets", handleListTweets(d.Tweets))
 	app.Post("/tweets", requireJSON(), maybeUser(handleCreateTweet(d.Tweets)))
@@ -29,4 +30,7 @@ func addRoutes(app *fiber.App, d Deps) {
 	app.Post("/users", requireJSON(), handleCreateUser(d.Users))
 	app.Get("/users/:id", handleGetUser(d.Users))
 	app.Get("/users/:id/tweets", handleListUserTweets(d.Tweets))
+	app.Delete("/users/:id", needUser(handleDeleteUser(d.Users)))
+	app.Post("/users/:id/keys", optionalJSON(), needUser(handleRotateKey(d.Users, d.APIKeyOverlap)))
+	app.Delete("/users/:id/keys/current", needUser(handleRevokeKey(d.Users)))
 }

@@ -18,6 +18,9 @@ import (
 
 	"github.com/twitter-api/twitter-api/app/httpapi"
 	"github.com/twitter-api/twitter-api/app/internal/apitest"
+	"github.com/twitter-api/twitter-api/app/internal/testdb"
+	"github.com/twitter-api/twitter-api/app/migrations"
+	"github.com/twitter-api/twitter-api/app/store"
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
 
@@ -79,7 +82,7 @@ var _ = Describe("one budget per request", func() {
 			Services: servicesWith(tdb.DB, func(s *twitter.Services) {
 				s.Tweets, s.Users = observedTweets{s.Tweets, d}, observedUsers{s.Users, d}
 			}),
-			DB: tdb.DB, RequestTimeout: 3 * time.Second,
+			Ready: readyOver(tdb.DB), RequestTimeout: 3 * time.Second,
 		})
 		start := time.Now()
 		r := req(http.MethodPatch, tweetPath(t.ID)).withJSON(tweetBody("after")).with("X-API-Key", u.APIKey).on(a)
@@ -95,7 +98,7 @@ var _ = Describe("one budget per request", func() {
 		parent, abort := context.WithCancel(context.Background())
 		DeferCleanup(abort)
 		a := httpapi.New(httpapi.Deps{
-			Services: db.Services(), DB: db,
+			Services: db.Services(), Ready: readyOver(db),
 			RequestTimeout: time.Minute, Context: parent,
 		})
 		Expect(req(http.MethodGet, "/tweets").on(a).status).To(Equal(http.StatusOK))
@@ -118,16 +121,121 @@ var _ = Describe("readiness while shutting down", func() {
 	It("answers /readyz 503 with Retry-After once draining, while other routes keep serving", func() {
 		draining := make(chan struct{})
 		a := httpapi.New(httpapi.Deps{
-			Services: tdb.DB.Services(), DB: tdb.DB, Draining: draining,
+			Services: tdb.DB.Services(), Ready: readyOver(tdb.DB), Draining: draining,
 		})
-		Expect(req(http.MethodGet, "/readyz").on(a).status).To(Equal(http.StatusOK))
+		before := req(http.MethodGet, "/readyz").on(a)
+		Expect(before.status).To(Equal(http.StatusOK))
+		Expect(before.closed).To(BeFalse(), "keep-alive while serving normally")
 		close(draining)
 		r := req(http.MethodGet, "/readyz").on(a)
 		p := expectProblem(r, http.StatusServiceUnavailable)
 		Expect(p["detail"]).To(ContainSubstring("shutting down"))
 		Expect(r.header.Get("Retry-After")).NotTo(BeEmpty())
+		Expect(r.closed).To(BeTrue(), "Connection: close")
+		for _, rq := range []request{
+			req(http.MethodGet, "/tweets"),
+			req(http.MethodPost, "/tweets").withJSON(tweetBody("still served")),
+			req(http.MethodGet, "/tweets/0"),
+		} {
+			r := rq.on(a)
+			Expect(r.status).To(BeElementOf(http.StatusOK, http.StatusCreated, http.StatusBadRequest))
+			Expect(r.closed).To(BeTrue(), "%s %s: Connection: close, so the client's next request goes elsewhere", rq.method, rq.target)
+		}
+	})
+})
+
+var _ = Describe("schema-aware readiness", func() {
+	It("answers 503 until the database has every embedded migration, then 200, and checks the schema no more", func(ctx SpecContext) {
+		name := testdb.UniqueName("tw_schema")
+		Expect(testdb.CreateEmpty(ctx, tdb.AdminURL, name)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) { Expect(testdb.Discard(ctx, tdb.AdminURL, name)).To(Succeed()) })
+		dsn, err := testdb.WithDatabase(tdb.AdminURL, name)
+		Expect(err).NotTo(HaveOccurred())
+		db, err := store.Open(dsn, store.Options{MaxOpenConns: 2, MaxIdleConns: 2})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(db.Close)
+		a := httpapi.New(httpapi.Deps{Services: db.Services(), Ready: readyOver(db)})
+
+		expectBehind := func() {
+			GinkgoHelper()
+			r := req(http.MethodGet, "/readyz").on(a)
+			expectUnavailable(r)
+			Expect(r.object()["detail"]).To(ContainSubstring("lacks migrations"))
+		}
+		By("a database never migrated")
+		expectBehind()
+		Expect(req(http.MethodGet, "/healthz").on(a).status).To(Equal(http.StatusOK), "liveness does not care")
+
+		m, err := migrations.New(db.DB)
+		Expect(err).NotTo(HaveOccurred())
+		all, err := migrations.Names()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(len(all)).To(BeNumerically(">=", 2))
+
+		By("a database one migration behind this version")
+		applied, err := m.Up(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(applied).To(Equal(all))
+		_, err = m.Down(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		pending, err := m.Pending(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(pending).NotTo(BeEmpty())
+		expectBehind()
+
+		By("migrated")
+		_, err = m.Up(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		r := req(http.MethodGet, "/readyz").on(a)
+		Expect(r.status).To(Equal(http.StatusOK), "%s", r)
+		Expect(r.object()).To(HaveKeyWithValue("status", "ready"))
 		Expect(req(http.MethodGet, "/tweets").on(a).status).To(Equal(http.StatusOK))
-		Expect(req(http.MethodPost, "/tweets").withJSON(tweetBody("still served")).on(a).status).To(Equal(http.StatusCreated))
+
+		By("ready once, the check is a ping: the migrations table is not read again")
+		_, err = db.ExecContext(ctx, "ALTER TABLE bun_migrations RENAME TO bun_migrations_away")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(req(http.MethodGet, "/readyz").on(a).status).To(Equal(http.StatusOK))
+		Expect(readyOver(db).Ready(ctx)).To(MatchError(twitter.ErrSchemaBehind), "a fresh check reads it")
+		_, err = db.ExecContext(ctx, "ALTER TABLE bun_migrations_away RENAME TO bun_migrations")
+		Expect(err).NotTo(HaveOccurred())
+	})
+})
+
+var _ = Describe("readiness with a saturated pool", func() {
+	It("stays 200 on a pool of its own while every request connection is taken; through the request pool it would not", func(ctx SpecContext) {
+		traffic, err := store.Open(tdb.DSN, store.Options{MaxOpenConns: 1, MaxIdleConns: 1})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(traffic.Close)
+		probe, err := store.Open(tdb.DSN, store.Options{MaxOpenConns: 1, MaxIdleConns: 1})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(probe.Close)
+		const budget = 2 * time.Second
+		own := httpapi.New(httpapi.Deps{Services: traffic.Services(), Ready: readyOver(probe), RequestTimeout: budget})
+		shared := httpapi.New(httpapi.Deps{Services: traffic.Services(), Ready: readyOver(traffic), RequestTimeout: budget})
+		for _, a := range []*fiber.App{own, shared} {
+			Expect(req(http.MethodGet, "/readyz").on(a).status).To(Equal(http.StatusOK))
+		}
+
+		By("the request pool's only connection taken, as by a slow request")
+		held, err := traffic.Conn(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		queued := make(chan result, 1)
+		go func() {
+			defer GinkgoRecover()
+			queued <- req(http.MethodGet, "/tweets").on(own)
+		}()
+
+		r := req(http.MethodGet, "/readyz").on(own)
+		Expect(r.status).To(Equal(http.StatusOK), "a check on its own pool: %s", r)
+		expectUnavailable(req(http.MethodGet, "/readyz").on(shared))
+		Expect(req(http.MethodGet, "/healthz").on(own).status).To(Equal(http.StatusOK))
+		var q result
+		Eventually(queued).WithTimeout(budget + 5*time.Second).Should(Receive(&q))
+		expectUnavailable(q)
+
+		Expect(held.Close()).To(Succeed())
+		Expect(req(http.MethodGet, "/tweets").on(own).status).To(Equal(http.StatusOK))
+		Expect(req(http.MethodGet, "/readyz").on(shared).status).To(Equal(http.StatusOK))
 	})
 })
 
@@ -192,7 +300,7 @@ var _ = Describe("the request body budget", func() {
 
 	BeforeEach(func() {
 		a := httpapi.New(httpapi.Deps{
-			Services: tdb.DB.Services(), DB: tdb.DB,
+			Services: tdb.DB.Services(), Ready: readyOver(tdb.DB),
 			RequestTimeout: 3 * time.Second, // the wait for room, and each insert's budget
 		})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -296,7 +404,7 @@ var _ = Describe("when the database stalls", func() {
 		proxy, db := tdb.Proxied()
 		const budget = time.Second
 		a := httpapi.New(httpapi.Deps{
-			Services: db.Services(), DB: db, RequestTimeout: budget,
+			Services: db.Services(), Ready: readyOver(db), RequestTimeout: budget,
 		})
 		Expect(req(http.MethodGet, "/readyz").on(a).status).To(Equal(http.StatusOK))
 		Expect(req(http.MethodGet, tweetPath(saved.ID)).on(a).status).To(Equal(http.StatusOK))

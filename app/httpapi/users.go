@@ -93,3 +93,27 @@ func handleGetUser(users twitter.UserService) fiber.Handler {
 		return c.JSON(userResponse{ID: u.ID, Username: u.Username, CreatedAt: u.CreatedAt.UTC()})
 	}
 }
+
+// handleDeleteUser deletes the account the request is authenticated as.
+//
+//	@Summary		Delete a user
+//	@Description	Authenticated as user {id}. Deletes the account, all its API keys and all its tweets, at once and for good: the tweets are not kept as anonymous ones, which anyone could then change.
+//	@Tags			users
+//	@Produce		json,application/problem+json
+//	@Param			id	path	int	true	"User id"	minimum(1)
+//	@Security		APIKey
+//	@Success		204
+//	@Failure		400	{object}	problem	"Malformed id"
+//	@Failure		401	{object}	problem	"Missing, unknown or expired API key"
+//	@Failure		403	{object}	problem	"Another user's account"
+//	@Failure		404	{object}	problem	"Deleted meanwhile"
+//	@Failure		408	{object}	problem	"Body not received in time"
+//	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
+//	@Failure		431	{object}	problem	"Request line and headers too large"
+//	@Failure		503	{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
+//	@Router			/users/{id} [delete]
+func handleDeleteUser(users twitter.UserService) actorHandler {
+	return actOnAccount(func(c *fiber.Ctx, id int64) error {
+		return users.Delete(c.UserContext(), id)
+	})
+}

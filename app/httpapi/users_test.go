@@ -51,13 +51,15 @@ var _ = Describe("users", func() {
 			Expect(a.APIKey).NotTo(Equal(b.APIKey))
 		})
 
-		It("stores only the SHA-256 of the key, in api_key_hash, and the key nowhere", func() {
+		It("stores only the SHA-256 of the key, in api_keys (and users.api_key_hash), and the key nowhere", func() {
 			u := createUser("secretive", "secretive@example.com")
 			ctx := context.Background()
 
-			var hash []byte
-			Expect(tdb.DB.NewRaw("SELECT api_key_hash FROM users WHERE id = ?", u.ID).Scan(ctx, &hash)).To(Succeed())
 			want := sha256.Sum256([]byte(u.APIKey))
+			var hash []byte
+			Expect(tdb.DB.NewRaw("SELECT hash FROM api_keys WHERE user_id = ?", u.ID).Scan(ctx, &hash)).To(Succeed())
+			Expect(hash).To(Equal(want[:]))
+			Expect(tdb.DB.NewRaw("SELECT api_key_hash FROM users WHERE id = ?", u.ID).Scan(ctx, &hash)).To(Succeed())
 			Expect(hash).To(Equal(want[:]))
 
 			// Every column of the row, as text: the key is in none of them.
@@ -70,9 +72,10 @@ var _ = Describe("users", func() {
 			// Nor in any table of the database.
 			var hits int
 			Expect(tdb.DB.NewRaw(`SELECT
-				(SELECT count(*) FROM users u WHERE strpos(row_to_json(u)::text, ?) > 0) +
-				(SELECT count(*) FROM tweets t WHERE strpos(row_to_json(t)::text, ?) > 0)`,
-				strings.TrimPrefix(u.APIKey, "tw_"), strings.TrimPrefix(u.APIKey, "tw_")).Scan(ctx, &hits)).To(Succeed())
+				(SELECT count(*) FROM users u WHERE strpos(row_to_json(u)::text, ?0) > 0) +
+				(SELECT count(*) FROM api_keys k WHERE strpos(row_to_json(k)::text, ?0) > 0) +
+				(SELECT count(*) FROM tweets t WHERE strpos(row_to_json(t)::text, ?0) > 0)`,
+				strings.TrimPrefix(u.APIKey, "tw_")).Scan(ctx, &hits)).To(Succeed())
 			Expect(hits).To(BeZero())
 		})
 

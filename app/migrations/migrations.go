@@ -224,8 +224,14 @@ func recordInTx(ctx context.Context, conn bun.IConn, mig *migrate.Migration) err
 	return err
 }
 
-// Up applies every pending migration and returns their names.
+// Up applies every pending migration and returns their names. With
+// nothing pending it returns at once, without waiting for the advisory
+// lock: a pod of either version starting while another applies a long
+// migration is not held up by it.
 func (m *Migrator) Up(ctx context.Context) ([]string, error) {
+	if pending, err := m.Pending(ctx); err == nil && len(pending) == 0 {
+		return nil, nil
+	}
 	var names []string
 	err := m.locked(ctx, func() error {
 		g, err := m.m.Migrate(ctx)
@@ -278,6 +284,29 @@ func (m *Migrator) Status(ctx context.Context) ([]Status, error) {
 		return nil, fmt.Errorf("migrate status: %w", err)
 	}
 	return out, nil
+}
+
+// Pending lists the embedded migrations the database has not applied,
+// oldest first. It reads the migrations table once, without the advisory
+// lock, so it is cheap enough for a readiness check and never waits for a
+// migration in progress (whose record commits with it). A database that was
+// never migrated has no such table: everything is pending.
+func (m *Migrator) Pending(ctx context.Context) ([]string, error) {
+	ms, err := m.m.MigrationsWithStatus(ctx)
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+			return Names()
+		}
+		return nil, fmt.Errorf("migrate pending: %w", err)
+	}
+	var pending []string
+	for _, mig := range ms {
+		if !mig.IsApplied() {
+			pending = append(pending, fullName(mig))
+		}
+	}
+	return pending, nil
 }
 
 // locked runs fn while holding the advisory lock on one pooled connection.

@@ -215,6 +215,36 @@ var _ = Describe("Migrator", func() {
 		})
 	})
 
+	It("lists what is pending without the advisory lock, and goes up without waiting for it when nothing is", func(ctx SpecContext) {
+		other, err := pgx.Connect(ctx, dsn)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(other.Close)
+
+		Expect(m.Pending(ctx)).To(Equal(all), "a database never migrated lacks the table: everything is pending")
+		Expect(m.Up(ctx)).To(Equal(all))
+		Expect(m.Pending(ctx)).To(BeEmpty())
+
+		_, err = other.Exec(ctx, "SELECT pg_advisory_lock($1)", migrations.LockKey)
+		Expect(err).NotTo(HaveOccurred())
+		short, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		Expect(m.Pending(short)).To(BeEmpty(), "read while another migrator holds the lock")
+		Expect(m.Up(short)).To(BeEmpty(), "nothing to apply: no wait for the lock")
+
+		By("a migration rolled back is pending again, and Up waits for the lock to apply it")
+		_, err = other.Exec(ctx, "SELECT pg_advisory_unlock($1)", migrations.LockKey)
+		Expect(err).NotTo(HaveOccurred())
+		rolled, err := m.Down(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(m.Pending(ctx)).To(Equal(reversed(rolled)))
+		_, err = other.Exec(ctx, "SELECT pg_advisory_lock($1)", migrations.LockKey)
+		Expect(err).NotTo(HaveOccurred())
+		shorter, cancel2 := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel2()
+		_, err = m.Up(shorter)
+		Expect(err).To(MatchError(ContainSubstring("advisory lock")))
+	})
+
 	It("waits for another migrator's lock, and can give up waiting", func(ctx SpecContext) {
 		other, err := pgx.Connect(ctx, dsn)
 		Expect(err).NotTo(HaveOccurred())

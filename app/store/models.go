@@ -11,11 +11,10 @@ import (
 type userRow struct {
 	bun.BaseModel `bun:"table:users,alias:u"`
 
-	ID         int64     `bun:"id,pk,autoincrement"`
-	Username   string    `bun:"username,notnull"`
-	Email      string    `bun:"email,notnull"`
-	APIKeyHash []byte    `bun:"api_key_hash,notnull"`
-	CreatedAt  time.Time `bun:"created_at,nullzero,notnull,default:current_timestamp"`
+	ID        int64     `bun:"id,pk,autoincrement"`
+	Username  string    `bun:"username,notnull"`
+	Email     string    `bun:"email,notnull"`
+	CreatedAt time.Time `bun:"created_at,nullzero,notnull,default:current_timestamp"`
 }
 
 func (r *userRow) domain() twitter.User {

@@ -324,20 +324,198 @@ var _ = Describe("Tweets and Users", func() {
 			Expect(err).To(MatchError(twitter.ErrUnauthorized))
 		})
 
-		It("stores the key's hash, never the key", func(ctx SpecContext) {
+		It("stores the key's hash, never the key: as the current key, and for the version before api_keys", func(ctx SpecContext) {
 			u, key := newUser(ctx, "hashed")
 			var stored []byte
 			Expect(tdb.DB.NewSelect().Table("users").Column("api_key_hash").Where("id = ?", u.ID).Scan(ctx, &stored)).To(Succeed())
 			Expect(stored).To(Equal(twitter.HashAPIKey(key)))
-			var cols []string
-			Expect(tdb.DB.NewSelect().Table("information_schema.columns").Column("column_name").
-				Where("table_name = 'users'").Scan(ctx, &cols)).To(Succeed())
-			Expect(cols).To(ConsistOf("id", "username", "email", "api_key_hash", "created_at"))
+			var keys []struct {
+				Hash      []byte
+				ExpiresAt *time.Time
+			}
+			Expect(tdb.DB.NewSelect().Table("api_keys").Column("hash", "expires_at").Where("user_id = ?", u.ID).Scan(ctx, &keys)).To(Succeed())
+			Expect(keys).To(HaveLen(1))
+			Expect(keys[0].Hash).To(Equal(twitter.HashAPIKey(key)))
+			Expect(keys[0].ExpiresAt).To(BeNil(), "the current key does not expire")
+			for table, want := range map[string][]string{
+				"users":    {"id", "username", "email", "api_key_hash", "created_at"},
+				"api_keys": {"id", "user_id", "hash", "created_at", "expires_at"},
+			} {
+				var cols []string
+				Expect(tdb.DB.NewSelect().Table("information_schema.columns").Column("column_name").
+					Where("table_name = ?", table).Scan(ctx, &cols)).To(Succeed())
+				Expect(cols).To(ConsistOf(want), table)
+			}
 		})
 
 		It("reports a missing user as ErrNotFound", func(ctx SpecContext) {
 			_, err := users.Get(ctx, 31337)
 			Expect(err).To(MatchError(twitter.ErrNotFound))
+		})
+	})
+
+	Describe("API key rotation and revocation", func() {
+		// keyExpiry is when a stored key expires; nil for the current key.
+		keyExpiry := func(ctx context.Context, key string) *time.Time {
+			var at *time.Time
+			Expect(tdb.DB.NewSelect().Table("api_keys").Column("expires_at").
+				Where("hash = ?", twitter.HashAPIKey(key)).Scan(ctx, &at)).To(Succeed())
+			return at
+		}
+		legacyHash := func(ctx context.Context, id int64) []byte {
+			var h []byte
+			Expect(tdb.DB.NewSelect().Table("users").Column("api_key_hash").Where("id = ?", id).Scan(ctx, &h)).To(Succeed())
+			return h
+		}
+
+		It("keeps the previous key working for the overlap, then not", func(ctx SpecContext) {
+			u, old := newUser(ctx, "rotor")
+			fresh, hash := twitter.NewAPIKey()
+			rot, err := users.RotateKey(ctx, u.ID, old, hash, time.Hour)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(rot.CreatedAt).To(BeTemporally("~", time.Now(), 5*time.Second))
+			Expect(rot.PreviousExpireAt).To(Equal(rot.CreatedAt.Add(time.Hour)))
+			Expect(rot.CreatedAt.Location()).To(Equal(time.UTC))
+
+			for _, k := range []string{old, fresh} {
+				got, err := users.ByAPIKey(ctx, k)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(got).To(Equal(u))
+			}
+			Expect(keyExpiry(ctx, fresh)).To(BeNil())
+			Expect(keyExpiry(ctx, old)).To(HaveValue(BeTemporally("==", rot.PreviousExpireAt)))
+			Expect(legacyHash(ctx, u.ID)).To(BeNil(), "the version before api_keys accepts no key once one was rotated")
+
+			By("the overlap ending")
+			_, err = tdb.DB.NewRaw("UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE hash = ?", twitter.HashAPIKey(old)).Exec(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			_, err = users.ByAPIKey(ctx, old)
+			Expect(err).To(MatchError(twitter.ErrUnknownAPIKey))
+			_, err = users.ByAPIKey(ctx, fresh)
+			Expect(err).NotTo(HaveOccurred())
+
+			By("the next rotation deleting the expired key")
+			_, hash3 := twitter.NewAPIKey()
+			_, err = users.RotateKey(ctx, u.ID, fresh, hash3, time.Hour)
+			Expect(err).NotTo(HaveOccurred())
+			var n int
+			Expect(tdb.DB.NewSelect().Table("api_keys").ColumnExpr("count(*)").Where("user_id = ?", u.ID).Scan(ctx, &n)).To(Succeed())
+			Expect(n).To(Equal(2), "the current key and the one still overlapping")
+		})
+
+		It("never lengthens an earlier key's overlap, and revokes every other key at once when the overlap is 0", func(ctx SpecContext) {
+			u, k1 := newUser(ctx, "rotor2")
+			k2, h2 := twitter.NewAPIKey()
+			first, err := users.RotateKey(ctx, u.ID, k1, h2, time.Minute)
+			Expect(err).NotTo(HaveOccurred())
+			_, h3 := twitter.NewAPIKey()
+			_, err = users.RotateKey(ctx, u.ID, k2, h3, time.Hour)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(keyExpiry(ctx, k1)).To(HaveValue(BeTemporally("==", first.PreviousExpireAt)), "still a minute, not an hour")
+
+			k4, h4 := twitter.NewAPIKey()
+			rot, err := users.RotateKey(ctx, u.ID, k1, h4, 0)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(rot.PreviousExpireAt).To(Equal(rot.CreatedAt))
+			for _, k := range []string{k1, k2} {
+				_, err := users.ByAPIKey(ctx, k)
+				Expect(err).To(MatchError(twitter.ErrUnknownAPIKey))
+			}
+			Expect(users.ByAPIKey(ctx, k4)).To(Equal(u))
+		})
+
+		It("refuses a rotation by a key revoked meanwhile, so two at once leave one current key", func(ctx SpecContext) {
+			u, k1 := newUser(ctx, "racer")
+			const racers = 8
+			var wg sync.WaitGroup
+			results := make(chan error, racers)
+			for range racers {
+				wg.Go(func() {
+					defer GinkgoRecover()
+					_, h := twitter.NewAPIKey()
+					_, err := users.RotateKey(ctx, u.ID, k1, h, 0)
+					results <- err
+				})
+			}
+			wg.Wait()
+			close(results)
+			var ok, refused int
+			for err := range results {
+				switch {
+				case err == nil:
+					ok++
+				case errors.Is(err, twitter.ErrUnknownAPIKey):
+					refused++
+				default:
+					Fail("unexpected error: " + err.Error())
+				}
+			}
+			Expect(ok).To(Equal(1), "the first revoked k1: the others used a key no longer valid")
+			Expect(refused).To(Equal(racers - 1))
+			var current int
+			Expect(tdb.DB.NewSelect().Table("api_keys").ColumnExpr("count(*)").
+				Where("user_id = ? AND expires_at IS NULL", u.ID).Scan(ctx, &current)).To(Succeed())
+			Expect(current).To(Equal(1))
+		})
+
+		It("revokes a previous key alone, never the current one", func(ctx SpecContext) {
+			u, old := newUser(ctx, "revoker")
+			Expect(users.RevokeKey(ctx, u.ID, old)).To(MatchError(twitter.ErrCurrentKey))
+			Expect(users.ByAPIKey(ctx, old)).To(Equal(u))
+
+			fresh, hash := twitter.NewAPIKey()
+			_, err := users.RotateKey(ctx, u.ID, old, hash, time.Hour)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(users.RevokeKey(ctx, u.ID, old)).To(Succeed())
+			_, err = users.ByAPIKey(ctx, old)
+			Expect(err).To(MatchError(twitter.ErrUnknownAPIKey))
+			Expect(users.RevokeKey(ctx, u.ID, old)).To(MatchError(twitter.ErrUnknownAPIKey))
+			Expect(users.ByAPIKey(ctx, fresh)).To(Equal(u))
+			Expect(users.RevokeKey(ctx, u.ID, fresh)).To(MatchError(twitter.ErrCurrentKey))
+		})
+
+		It("treats a key of a user deleted meanwhile as unknown", func(ctx SpecContext) {
+			u, key := newUser(ctx, "gone")
+			Expect(users.Delete(ctx, u.ID)).To(Succeed())
+			_, hash := twitter.NewAPIKey()
+			_, err := users.RotateKey(ctx, u.ID, key, hash, time.Hour)
+			Expect(err).To(MatchError(twitter.ErrUnknownAPIKey))
+			Expect(users.RevokeKey(ctx, u.ID, key)).To(MatchError(twitter.ErrUnknownAPIKey))
+		})
+	})
+
+	Describe("deleting a user", func() {
+		It("deletes its keys and its tweets, and nobody else's", func(ctx SpecContext) {
+			u, key := newUser(ctx, "leaver")
+			other, otherKey := newUser(ctx, "stayer")
+			mine, err := tweets.Create(ctx, "mine", &u)
+			Expect(err).NotTo(HaveOccurred())
+			theirs, err := tweets.Create(ctx, "theirs", &other)
+			Expect(err).NotTo(HaveOccurred())
+			anon, err := tweets.Create(ctx, "nobody's", nil)
+			Expect(err).NotTo(HaveOccurred())
+
+			Expect(users.Delete(ctx, u.ID)).To(Succeed())
+			_, err = users.Get(ctx, u.ID)
+			Expect(err).To(MatchError(twitter.ErrNotFound))
+			_, err = users.ByAPIKey(ctx, key)
+			Expect(err).To(MatchError(twitter.ErrUnknownAPIKey))
+			_, err = tweets.Get(ctx, mine.ID)
+			Expect(err).To(MatchError(twitter.ErrNotFound))
+			Expect(tweets.Get(ctx, theirs.ID)).To(Equal(theirs))
+			Expect(tweets.Get(ctx, anon.ID)).To(Equal(anon))
+			Expect(users.ByAPIKey(ctx, otherKey)).To(Equal(other))
+			_, _, err = tweets.ListByUser(ctx, u.ID, twitter.Page{Limit: 10})
+			Expect(err).To(MatchError(twitter.ErrNotFound))
+
+			Expect(users.Delete(ctx, u.ID)).To(MatchError(twitter.ErrNotFound))
+		})
+
+		It("refuses a tweet by a user deleted after authenticating, instead of storing it anonymous", func(ctx SpecContext) {
+			u, _ := newUser(ctx, "late")
+			Expect(users.Delete(ctx, u.ID)).To(Succeed())
+			_, err := tweets.Create(ctx, "after", &u)
+			Expect(err).To(MatchError(twitter.ErrUnknownAPIKey))
 		})
 	})
 

@@ -3,7 +3,12 @@ package store
 import (
 	"context"
 	"crypto/subtle"
+	"database/sql"
+	"errors"
 	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
 
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
@@ -14,15 +19,27 @@ type Users struct{ db *DB }
 // NewUsers returns the user store over db.
 func NewUsers(db *DB) *Users { return &Users{db: db} }
 
+// createUserSQL inserts a user and its first key in one statement. The hash
+// goes into users.api_key_hash too, for the version before api_keys, which
+// may still serve during a rollout (see that migration).
+const createUserSQL = `WITH u AS (
+	INSERT INTO users (username, email, api_key_hash) VALUES (?, ?, ?) RETURNING id, created_at
+), k AS (
+	INSERT INTO api_keys (user_id, hash, created_at) SELECT id, ?, created_at FROM u
+)
+SELECT id, created_at FROM u`
+
 // Create stores u with the hash of its API key; a taken username or email
 // is a *twitter.ConflictError.
 func (s *Users) Create(ctx context.Context, u twitter.NewUser, keyHash []byte) (twitter.User, error) {
-	row := userRow{Username: u.Username, Email: u.Email, APIKeyHash: keyHash}
-	if _, err := s.db.NewInsert().Model(&row).Returning("id, created_at").Exec(ctx); err != nil {
+	row := userRow{Username: u.Username, Email: u.Email}
+	err := s.db.NewRaw(createUserSQL, u.Username, u.Email, keyHash, keyHash).Scan(ctx, &row.ID, &row.CreatedAt)
+	if err != nil {
 		return twitter.User{}, mapErr("insert user", err, constraints{
 			"users_username_key":     &twitter.ConflictError{Field: "username"},
 			"users_email_key":        &twitter.ConflictError{Field: "email"},
 			"users_api_key_hash_key": &twitter.ConflictError{Field: "api_key"},
+			"api_keys_hash_key":      &twitter.ConflictError{Field: "api_key"},
 		})
 	}
 	return row.domain(), nil
@@ -37,18 +54,22 @@ func (s *Users) Get(ctx context.Context, id int64) (twitter.User, error) {
 	return row.domain(), nil
 }
 
-// AuthenticateSQL finds a key's owner in one statement, prepared once per
-// connection.
-const AuthenticateSQL = `SELECT id, username, email, api_key_hash, created_at FROM users WHERE api_key_hash = $1`
+// AuthenticateSQL finds the owner of a valid key in one statement, prepared
+// once per connection: the current key, or a previous one before it expires.
+const AuthenticateSQL = `SELECT u.id, u.username, u.email, k.hash, u.created_at
+FROM api_keys k JOIN users u ON u.id = k.user_id
+WHERE k.hash = $1 AND (k.expires_at IS NULL OR k.expires_at > now())`
 
-// ByAPIKey returns the owner of key; twitter.ErrUnknownAPIKey when there is none.
+// ByAPIKey returns the owner of key; twitter.ErrUnknownAPIKey when there is
+// none or the key has expired.
 func (s *Users) ByAPIKey(ctx context.Context, key string) (twitter.User, error) {
 	if !twitter.WellFormedAPIKey(key) {
 		return twitter.User{}, fmt.Errorf("authenticate: %w", twitter.ErrUnknownAPIKey)
 	}
 	hash := twitter.HashAPIKey(key)
 	var row userRow
-	err := s.db.queryRow(ctx, AuthenticateSQL, hash).Scan(&row.ID, &row.Username, &row.Email, &row.APIKeyHash, &row.CreatedAt)
+	var stored []byte
+	err := s.db.queryRow(ctx, AuthenticateSQL, hash).Scan(&row.ID, &row.Username, &row.Email, &stored, &row.CreatedAt)
 	if err != nil {
 		err = mapErr("authenticate", err, nil)
 		if isNotFound(err) {
@@ -58,8 +79,116 @@ func (s *Users) ByAPIKey(ctx context.Context, key string) (twitter.User, error) 
 	}
 	// The index found the row by hash; comparing again in constant time keeps
 	// the decision itself free of timing differences.
-	if subtle.ConstantTimeCompare(row.APIKeyHash, hash) != 1 {
+	if subtle.ConstantTimeCompare(stored, hash) != 1 {
 		return twitter.User{}, fmt.Errorf("authenticate: %w", twitter.ErrUnknownAPIKey)
 	}
 	return row.domain(), nil
+}
+
+// Key changes run in a transaction that first locks the user's row, so two
+// at once cannot both see a key the other is ending: every user keeps
+// exactly one current key. FOR NO KEY UPDATE does not block the foreign-key
+// checks of tweets being inserted for the user.
+const lockUserSQL = `SELECT id FROM users WHERE id = ? FOR NO KEY UPDATE`
+
+// validKeySQL is whether a key of the user is valid, and current.
+const validKeySQL = `SELECT expires_at IS NULL FROM api_keys
+WHERE user_id = ? AND hash = ? AND (expires_at IS NULL OR expires_at > now())`
+
+// RotateKey makes newHash the current key of user id. The other keys expire
+// after overlap (keeping an earlier expiry), or are deleted at once when
+// overlap is 0; keys already expired are deleted. The previous version's
+// copy in users.api_key_hash is cleared, so it accepts no key that ends here.
+func (s *Users) RotateKey(ctx context.Context, id int64, key string, newHash []byte, overlap time.Duration) (twitter.KeyRotation, error) {
+	var rot twitter.KeyRotation
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.lockValidKey(ctx, tx, id, key, nil); err != nil {
+			return err
+		}
+		if _, err := tx.NewRaw(`DELETE FROM api_keys WHERE user_id = ? AND (expires_at <= now() OR ?)`,
+			id, overlap <= 0).Exec(ctx); err != nil {
+			return mapErr("delete keys", err, nil)
+		}
+		if _, err := tx.NewRaw(`UPDATE api_keys SET expires_at = least(expires_at, now() + ? * interval '1 microsecond')
+WHERE user_id = ?`, overlap.Microseconds(), id).Exec(ctx); err != nil {
+			return mapErr("expire keys", err, nil)
+		}
+		err := tx.NewRaw(`INSERT INTO api_keys (user_id, hash) VALUES (?, ?)
+RETURNING created_at, created_at + ? * interval '1 microsecond'`, id, newHash, max(overlap, 0).Microseconds()).
+			Scan(ctx, &rot.CreatedAt, &rot.PreviousExpireAt)
+		if err != nil {
+			return mapErr("insert key", err, constraints{"api_keys_hash_key": &twitter.ConflictError{Field: "api_key"}})
+		}
+		if _, err := tx.NewRaw(`UPDATE users SET api_key_hash = NULL WHERE id = ? AND api_key_hash IS NOT NULL`, id).
+			Exec(ctx); err != nil {
+			return mapErr("clear previous key", err, nil)
+		}
+		return nil
+	})
+	if err != nil {
+		return twitter.KeyRotation{}, fmt.Errorf("rotate key of user %d: %w", id, err)
+	}
+	rot.CreatedAt, rot.PreviousExpireAt = rot.CreatedAt.UTC(), rot.PreviousExpireAt.UTC()
+	return rot, nil
+}
+
+// RevokeKey deletes key, a previous key of user id.
+func (s *Users) RevokeKey(ctx context.Context, id int64, key string) error {
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var current bool
+		if err := s.lockValidKey(ctx, tx, id, key, &current); err != nil {
+			return err
+		}
+		if current {
+			return twitter.ErrCurrentKey
+		}
+		_, err := tx.NewRaw(`DELETE FROM api_keys WHERE user_id = ? AND hash = ?`, id, twitter.HashAPIKey(key)).Exec(ctx)
+		return mapErr("delete key", err, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("revoke key of user %d: %w", id, err)
+	}
+	return nil
+}
+
+// lockValidKey locks user id's row, then checks that key is still one of its
+// valid keys, and reports in current (when not nil) whether it is the
+// current one. The key was valid when the request was authenticated; a
+// change committed since (a rotation that revoked it, the account deleted)
+// makes it twitter.ErrUnknownAPIKey.
+func (s *Users) lockValidKey(ctx context.Context, tx bun.Tx, id int64, key string, current *bool) error {
+	var locked int64
+	if err := tx.NewRaw(lockUserSQL, id).Scan(ctx, &locked); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return twitter.ErrUnknownAPIKey
+		}
+		return mapErr("lock user", err, nil)
+	}
+	var isCurrent bool
+	if err := tx.NewRaw(validKeySQL, id, twitter.HashAPIKey(key)).Scan(ctx, &isCurrent); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return twitter.ErrUnknownAPIKey
+		}
+		return mapErr("select key", err, nil)
+	}
+	if current != nil {
+		*current = isCurrent
+	}
+	return nil
+}
+
+// Delete removes user id; the foreign keys delete its keys and tweets.
+func (s *Users) Delete(ctx context.Context, id int64) error {
+	res, err := s.db.NewDelete().Model((*userRow)(nil)).Where("id = ?", id).Exec(ctx)
+	if err != nil {
+		return mapErr("delete user", err, nil)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return mapErr("delete user", err, nil)
+	}
+	if n == 0 {
+		return fmt.Errorf("delete user %d: %w", id, twitter.ErrNotFound)
+	}
+	return nil
 }

@@ -17,6 +17,12 @@ var (
 	// ErrUnavailable means a dependency (the database) did not answer; the
 	// request may succeed if retried later.
 	ErrUnavailable = errors.New("service unavailable")
+	// ErrSchemaBehind means the database lacks migrations this version
+	// needs: the service takes no traffic until `migrate up` has run.
+	ErrSchemaBehind = fmt.Errorf("database schema behind this version: %w", ErrUnavailable)
+	// ErrCurrentKey refuses to revoke a user's current API key alone, which
+	// would leave the account without one: a new key replaces it instead.
+	ErrCurrentKey = errors.New("the current API key cannot be revoked alone")
 )
 
 // ConflictError reports that a unique field already holds the given value.

@@ -1,6 +1,9 @@
 package twitter
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Services are what the API works through, one interface a resource; the
 // store implements them over PostgreSQL (store's DB.Services). A new
@@ -22,10 +25,25 @@ type TweetService interface {
 	Delete(ctx context.Context, id int64, actor *User) error
 }
 
-// UserService stores users and finds them by API key.
+// UserService stores users and their API keys and finds users by key. The
+// methods that act on a user's keys or account take the key the request was
+// authenticated with; the caller has checked CanManage.
 type UserService interface {
+	// Create stores u with keyHash as its current key.
 	Create(ctx context.Context, u NewUser, keyHash []byte) (User, error)
 	Get(ctx context.Context, id int64) (User, error)
-	// ByAPIKey returns the key's owner; ErrUnknownAPIKey when there is none.
+	// ByAPIKey returns the key's owner; ErrUnknownAPIKey when there is none
+	// or the key has expired.
 	ByAPIKey(ctx context.Context, key string) (User, error)
+	// RotateKey makes newHash the current key of user id, for the holder of
+	// key, one of its valid keys. Every other key of the user then stops
+	// working after overlap, or at once when overlap is 0. ErrUnknownAPIKey
+	// when key stopped being valid meanwhile.
+	RotateKey(ctx context.Context, id int64, key string, newHash []byte, overlap time.Duration) (KeyRotation, error)
+	// RevokeKey ends key, a previous key of user id, at once: ErrCurrentKey
+	// when it is the current one, ErrUnknownAPIKey when it is not valid.
+	RevokeKey(ctx context.Context, id int64, key string) error
+	// Delete removes user id with its keys and tweets; ErrNotFound when
+	// there is no such user.
+	Delete(ctx context.Context, id int64) error
 }

@@ -29,6 +29,15 @@ type User struct {
 	CreatedAt time.Time
 }
 
+// KeyRotation is the outcome of issuing a new API key.
+type KeyRotation struct {
+	// CreatedAt is when the new key was stored.
+	CreatedAt time.Time
+	// PreviousExpireAt is when every earlier key of the user stops
+	// working: CreatedAt itself when they were revoked at once.
+	PreviousExpireAt time.Time
+}
+
 // NewUser is what a client supplies to create a user.
 type NewUser struct {
 	Username string
@@ -60,6 +69,18 @@ func CanModify(t Tweet, actor *User) error {
 		return ErrUnauthorized
 	}
 	if actor.ID != t.Author.ID {
+		return ErrForbidden
+	}
+	return nil
+}
+
+// CanManage reports whether actor may manage the account id (its API keys,
+// its deletion): only the user itself may.
+func CanManage(actor *User, id int64) error {
+	if actor == nil {
+		return ErrUnauthorized
+	}
+	if actor.ID != id {
 		return ErrForbidden
 	}
 	return nil

@@ -18,6 +18,7 @@ import (
 	"github.com/twitter-api/twitter-api/app/config"
 	"github.com/twitter-api/twitter-api/app/httpapi"
 	"github.com/twitter-api/twitter-api/app/migrations"
+	"github.com/twitter-api/twitter-api/app/readiness"
 	"github.com/twitter-api/twitter-api/app/store"
 )
 
@@ -99,6 +100,19 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return err
 	}
 	defer db.Close()
+	// Readiness checks get a connection of their own: behind a saturated
+	// request pool they would fail on every replica at once.
+	probeDB, err := store.Open(cfg.DatabaseURL, store.Options{
+		MaxOpenConns: 1, MaxIdleConns: 1, ConnMaxLifetime: cfg.DBConnMaxLifetime,
+	})
+	if err != nil {
+		return err
+	}
+	defer probeDB.Close()
+	ready, err := readiness.New(probeDB)
+	if err != nil {
+		return err
+	}
 
 	// Requests descend from work, not from ctx: a signal must not cancel
 	// them, only the end of the drain budget does.
@@ -106,7 +120,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	defer abort()
 	app := httpapi.New(httpapi.Deps{
 		Services:       db.Services(),
-		DB:             db,
+		Ready:          ready,
 		Logger:         log,
 		Version:        version,
 		StartedAt:      processStart,
@@ -116,6 +130,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		RequestTimeout: cfg.RequestTimeout,
 		Context:        work,
 		Draining:       ctx.Done(),
+		APIKeyOverlap:  cfg.APIKeyOverlap,
 	})
 	// Listening here, not in Fiber, reports a taken port before anything else.
 	tcp, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
@@ -132,12 +147,13 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	// The termination contract: /readyz has answered 503 since ctx ended;
-	// keep serving for the delay so load balancers see it and stop sending,
-	// then drain, then cancel whatever still runs. The three together stay
-	// below the 10 s stop grace of Docker and compose (config checks it).
+	// The termination contract: /readyz has answered 503 since ctx ended,
+	// and every response asks for its connection to be closed; keep serving
+	// for the delay so load balancers see it and stop sending, then drain,
+	// then cancel whatever still runs. The three together stay below
+	// SHUTDOWN_GRACE, the platform's stop grace (config checks it).
 	log.Info("shutting down: unready now, serving until the delay ends, then draining",
-		"delay", cfg.ShutdownDelay.String(), "timeout", cfg.ShutdownTimeout.String())
+		"delay", cfg.ShutdownDelay.String(), "timeout", cfg.ShutdownTimeout.String(), "grace", cfg.ShutdownGrace.String())
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)

@@ -243,6 +243,72 @@ var _ = Describe("serve", func() {
 		s.stop()
 	})
 
+	It("keeps /readyz at 200 while every pooled connection waits on PostgreSQL, and /healthz never asks it", func(ctx SpecContext) {
+		s := startServer(env{"DATABASE_URL": tdb.DSN, "DB_MAX_OPEN_CONNS": "1", "REQUEST_TIMEOUT": "3s"})
+		Expect(do(client, http.MethodGet, s.base+"/readyz", "").status).To(Equal(http.StatusOK))
+
+		By("a lock on tweets: a list holds the pool's only connection, waiting, and others queue for it")
+		tx, err := tdb.DB.BeginTx(ctx, nil)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { _ = tx.Rollback() })
+		_, err = tx.ExecContext(ctx, "LOCK TABLE tweets IN ACCESS EXCLUSIVE MODE")
+		Expect(err).NotTo(HaveOccurred())
+		const queued = 4
+		lists := make(chan result, queued)
+		for range queued {
+			go func() {
+				defer GinkgoRecover()
+				lists <- do(client, http.MethodGet, s.base+"/tweets", "")
+			}()
+		}
+		Eventually(func() (int, error) {
+			var n int
+			err := tdb.DB.NewRaw(`SELECT count(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'twitter-api'`).Scan(ctx, &n)
+			return n, err
+		}).WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(Equal(1), "the pool's one connection waits on the lock")
+
+		for range 3 {
+			r := do(client, http.MethodGet, s.base+"/readyz", "")
+			Expect(r.status).To(Equal(http.StatusOK), "readiness on a connection of its own: %s", r)
+		}
+		Expect(do(client, http.MethodGet, s.base+"/healthz", "").status).To(Equal(http.StatusOK))
+
+		Expect(tx.Rollback()).To(Succeed())
+		for range queued {
+			var r result
+			Eventually(lists).WithTimeout(10 * time.Second).Should(Receive(&r))
+			Expect(r.status).To(BeElementOf(http.StatusOK, http.StatusServiceUnavailable), "%s", r)
+		}
+		Expect(do(client, http.MethodGet, s.base+"/tweets", "").status).To(Equal(http.StatusOK))
+		s.stop()
+	})
+
+	It("takes no traffic before its migrations are applied: /readyz 503 naming the schema, then 200 after migrate up", func(ctx SpecContext) {
+		name := testdb.UniqueName("tw_e2e_behind")
+		Expect(testdb.CreateEmpty(ctx, tdb.AdminURL, name)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) { Expect(testdb.Discard(ctx, tdb.AdminURL, name)).To(Succeed()) })
+		dsn, err := testdb.WithDatabase(tdb.AdminURL, name)
+		Expect(err).NotTo(HaveOccurred())
+		s := startServer(env{"DATABASE_URL": dsn})
+
+		for range 2 {
+			r := do(client, http.MethodGet, s.base+"/readyz", "")
+			expectProblem(r, http.StatusServiceUnavailable)
+			Expect(string(r.body)).To(ContainSubstring("lacks migrations"))
+		}
+		Expect(do(client, http.MethodGet, s.base+"/healthz", "").status).To(Equal(http.StatusOK))
+		Eventually(s.out).Should(gbytes.Say(`migration\(s\) pending: 20261126000001_create_users`), "the log names what is missing")
+
+		out, err := runNow(env{"DATABASE_URL": dsn}, "migrate", "up")
+		Expect(err).NotTo(HaveOccurred(), out)
+		r := do(client, http.MethodGet, s.base+"/readyz", "")
+		Expect(r.status).To(Equal(http.StatusOK), "ready at the next check: %s", r)
+		Expect(do(client, http.MethodPost, s.base+"/users", `{"username":"first","email":"first@example.com"}`).status).
+			To(Equal(http.StatusCreated))
+		s.stop()
+	})
+
 	It("serves by default when no command is given", func() {
 		port := freePort()
 		ctx, cancel := context.WithCancel(context.Background())

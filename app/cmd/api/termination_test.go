@@ -70,7 +70,8 @@ func startChild(env ...string) *child {
 type sent struct {
 	at     time.Time
 	create bool
-	status int // 0 when the request failed without a response
+	status int  // 0 when the request failed without a response
+	closed bool // the response asked for the connection to be closed
 	err    error
 }
 
@@ -129,7 +130,7 @@ var _ = Describe("the termination contract", func() {
 						resp, err = load.Get(c.base + "/tweets?limit=5")
 					}
 					if err == nil {
-						s.status = resp.StatusCode
+						s.status, s.closed = resp.StatusCode, resp.Close
 						resp.Body.Close()
 					}
 					s.err = err
@@ -171,8 +172,8 @@ var _ = Describe("the termination contract", func() {
 		Expect(c.out).To(gbytes.Say(`"msg":"shutting down`))
 		Expect(c.out).To(gbytes.Say(`"msg":"stopped"`))
 
-		By("every request sent before the flip was observed succeeded; so did later ones during the delay")
-		var before, during, failedBefore, created int
+		By("every request sent before the flip was observed succeeded; so did later ones during the delay, each closing its connection")
+		var before, during, failedBefore, created, keptOpen int
 		for _, s := range requests {
 			ok := s.err == nil && (s.status == http.StatusOK || s.status == http.StatusCreated)
 			if s.create && s.status == http.StatusCreated {
@@ -187,6 +188,9 @@ var _ = Describe("the termination contract", func() {
 				}
 			case ok:
 				during++
+				if !s.closed {
+					keptOpen++
+				}
 			}
 		}
 		AddReportEntry("termination under load", fmt.Sprintf("%d requests before the flip, %d failed; %d served after it; exit %s after SIGTERM",
@@ -194,6 +198,7 @@ var _ = Describe("the termination contract", func() {
 		Expect(before).To(BeNumerically(">", 100))
 		Expect(failedBefore).To(BeZero())
 		Expect(during).To(BeNumerically(">", 0), "requests after the flip were still served during the delay")
+		Expect(keptOpen).To(BeZero(), "responses while draining carry Connection: close")
 
 		By("every acknowledged create is stored")
 		var stored int
