@@ -10,10 +10,18 @@
 #   3. one replica SIGKILLed under the same load: only requests in flight on
 #      it may fail, and the balancer must stop routing to it within
 #      KILL_DETECT_MAX_MS; then it rejoins, and nothing fails again;
-#   4. every acknowledged create is in the database.
+#   4. a rollout, under the same load, of the next version: the release
+#      image rebuilt with one more migration (NEXT_IMAGE). A replica of it
+#      starts before that migration has run and must stay out of rotation
+#      (/readyz 503 naming the schema) for HOLD_S; then its `migrate up`
+#      runs, it joins, and it replaces the old replicas one by one, each old
+#      one stopped (SIGTERM) only once a new one is in rotation, as a
+#      Deployment with maxSurge 1 and maxUnavailable 0 does. No request may
+#      fail, and no replica of it may serve before its schema is there;
+#   5. every acknowledged create is in the database.
 # Everything is removed at the end, pass or fail.
 #
-#   LB_PORT=5233 RATE=120 CONCURRENCY=16 make replicas-test
+#   LB_PORT=5233 RATE=120 CONCURRENCY=16 HOLD_S=3 make replicas-test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,22 +31,25 @@ LB_PORT=${LB_PORT:-5233}
 RATE=${RATE:-120}
 CONCURRENCY=${CONCURRENCY:-16}
 KILL_DETECT_MAX_MS=${KILL_DETECT_MAX_MS:-5000}
+HOLD_S=${HOLD_S:-3}
 GO_IMAGE=${GO_IMAGE:-golang:1.27-trixie}
 uid=${HOST_UID:-$(id -u)} gid=${HOST_GID:-$(id -g)}
 
 project=$PROJECT-replicas
 loadgen=$project-loadgen
-export IMAGE LB_PORT LB_IMAGE=${LB_IMAGE:-$PROJECT-lb}
+NEXT_IMAGE=${NEXT_IMAGE:-${IMAGE%:*}:next}
+export IMAGE NEXT_IMAGE LB_PORT LB_IMAGE=${LB_IMAGE:-$PROJECT-lb}
 # A throwaway password, so none is written anywhere.
 REPLICAS_DB_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 export REPLICAS_DB_PASSWORD
-compose=(docker compose -p "$project" -f compose.replicas.yml --profile migrate)
+compose=(docker compose -p "$project" -f compose.replicas.yml --profile migrate --profile next)
 work=$(mktemp -d)
 started=$SECONDS
 
 cleanup() {
 	docker rm -f "$loadgen" >/dev/null 2>&1 || true
 	"${compose[@]}" down --volumes --remove-orphans --timeout 2 >/dev/null 2>&1 || true
+	docker image rm "$NEXT_IMAGE" >/dev/null 2>&1 || true # rebuilt by every run
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -46,7 +57,7 @@ step() { printf 'replicas: [%3ds] %s\n' $((SECONDS - started)) "$*"; }
 fail() {
 	echo "replicas: FAIL: $*" >&2
 	docker logs --tail 40 "$loadgen" 2>&1 | sed 's/^/  loadgen| /' >&2 || true
-	"${compose[@]}" logs --tail 15 --no-color lb api-1 api-2 api-3 2>&1 | sed 's/^/  /' >&2 || true
+	"${compose[@]}" logs --tail 15 --no-color lb api-1 api-2 api-3 api-4 api-5 api-6 2>&1 | sed 's/^/  /' >&2 || true
 	exit 1
 }
 wait_for() { # seconds, description, command...
@@ -59,17 +70,33 @@ wait_for() { # seconds, description, command...
 now_ns() { date +%s%N; }
 sql() { "${compose[@]}" exec -T db psql -q -At -v ON_ERROR_STOP=1 -U replicas -d replicas "$@"; }
 
-# The balancer's view: "addr up|down since_ns served" a line.
+# The balancer's view: "addr up|down since_ns served reason" a line.
 admin=
 lb_status() { curl -fsS --max-time 2 "http://$admin/status?format=text"; }
 backend_is() { # name, up|down, [changed after ns]
 	lb_status | awk -v b="$1:5000" -v s="$2" -v t="${3:-0}" '$1 == b && $2 == s && $3 > t { ok = 1 } END { exit !ok }'
 }
 since_ns() { lb_status | awk -v b="$1:5000" '$1 == b { print $3 }'; }
+served() { lb_status | awk -v b="$1:5000" '$1 == b { print $4 }'; }
+# Down, and why: "check: status 503" once it answers /readyz but is not ready.
+backend_refuses() { lb_status | awk -v b="$1:5000" '$1 == b && $2 == "down" && /check: status 503/ { ok = 1 } END { exit !ok }'; }
+# GET path on a replica from inside the network, body on stdout.
+on_replica() { docker run --rm --network "${project}_default" "$GO_IMAGE" curl -sS --max-time 3 "http://$1:5000$2"; }
 
-step "release image $IMAGE; building the balancer"
+step "release image $IMAGE; building the balancer and the next version, $NEXT_IMAGE"
 docker image inspect "$IMAGE" >/dev/null || fail "no image $IMAGE: run make image"
 "${compose[@]}" build --quiet lb
+# The next version is this tree with one more migration, which sorts after
+# every real one: a schema change the running version does not know.
+next_ctx=$work/next
+mkdir -p "$next_ctx/docs"
+cp -R Dockerfile go.mod go.sum app "$next_ctx/"
+cp docs/*.go "$next_ctx/docs/"
+next_migration=99991231235959_replicas_test_next
+printf -- '-- The next version of make replicas-test: a table the running one does not know.\nCREATE TABLE replicas_test_next (id int PRIMARY KEY);\n' \
+	>"$next_ctx/app/migrations/$next_migration.tx.up.sql"
+printf 'DROP TABLE replicas_test_next;\n' >"$next_ctx/app/migrations/$next_migration.tx.down.sql"
+docker build --quiet --build-arg VERSION=next -t "$NEXT_IMAGE" "$next_ctx" >/dev/null || fail "building $NEXT_IMAGE"
 
 step "PostgreSQL, empty"
 "${compose[@]}" up --detach --wait db >/dev/null 2>&1 || fail "PostgreSQL did not start"
@@ -105,7 +132,7 @@ docker run --detach --name "$loadgen" --network host -u "$uid:$gid" \
 	-e GOCACHE=/cache -e GOFLAGS=-buildvcs=false -e HOME=/tmp \
 	"$GO_IMAGE" sh -c "go build -o /tmp/loadgen ./devtools/loadgen && exec /tmp/loadgen -soak \
 		-url http://127.0.0.1:$LB_PORT -rate $RATE -concurrency $CONCURRENCY \
-		-phases steady,rolling,kill,rejoin -max-duration 5m -ids-out /out/ids -ready-file /out/ready" >/dev/null
+		-phases steady,rolling,kill,rejoin,rollout -max-duration 6m -ids-out /out/ids -ready-file /out/ready" >/dev/null
 wait_for 300 "the load to start" test -f "$work/ready"
 next_phase() { docker kill --signal USR1 "$loadgen" >/dev/null; }
 sleep 5
@@ -141,6 +168,45 @@ t0=$(now_ns)
 wait_for 30 "api-2 back in rotation" backend_is api-2 up "$t0"
 sleep 3
 
+next_phase
+step "rollout of $NEXT_IMAGE under load"
+t_roll=$(now_ns)
+# api-4 starts before its migration has run.
+"${compose[@]}" up --detach --no-deps api-4 >/dev/null 2>&1 || fail "start api-4"
+wait_for 30 "api-4 to answer /readyz with 503" backend_refuses api-4
+t_refused=$(now_ns)
+body=$(on_replica api-4 /readyz) || fail "GET /readyz on api-4"
+[[ $body == *"lacks migrations"* ]] || fail "api-4 /readyz without the schema's reason: $body"
+[[ $(on_replica api-4 /healthz) == *'"status":"ok"'* ]] || fail "api-4 is not live"
+sleep "$HOLD_S"
+backend_refuses api-4 || fail "api-4 went into rotation before its migration ran"
+[[ $(served api-4) == 0 ]] || fail "api-4 served $(served api-4) requests before its migration ran"
+printf '  api-4 (next) up, out of rotation for %d ms: /readyz 503, %s\n' $((($(now_ns) - t_refused) / 1000000)) \
+	"$(sed -E 's/.*"detail":"([^"]*)".*/\1/' <<<"$body")"
+t_mig=$(now_ns)
+"${compose[@]}" run --rm --no-deps -T migrate-next >"$work/migrate-next.log" 2>&1 || { cat "$work/migrate-next.log" >&2; fail "migrate-next failed"; }
+t_migrated=$(now_ns)
+[[ $(grep '^applied ' "$work/migrate-next.log") == "applied $next_migration" ]] ||
+	{ cat "$work/migrate-next.log" >&2; fail "migrate-next did not apply exactly $next_migration"; }
+wait_for 30 "api-4 in rotation" backend_is api-4 up "$t_mig"
+t_joined=$(now_ns)
+printf '  migrate up (next) applied %s in %d ms; api-4 in rotation %d ms later\n' "$next_migration" \
+	$(((t_migrated - t_mig) / 1000000)) $(((t_joined - t_migrated) / 1000000))
+for i in 1 2 3; do
+	new=api-$((i + 3)) old=api-$i
+	if [[ $new != api-4 ]]; then
+		t0=$(now_ns)
+		"${compose[@]}" up --detach --no-deps "$new" >/dev/null 2>&1 || fail "start $new"
+		wait_for 30 "$new in rotation" backend_is "$new" up "$t0"
+		printf '  %s (next) in rotation %d ms after its start\n' "$new" $((($(now_ns) - t0) / 1000000))
+	fi
+	t0=$(now_ns)
+	"${compose[@]}" stop --timeout 10 "$old" >/dev/null 2>&1 || fail "stop $old"
+	printf '  %s (running version) stopped in %d ms\n' "$old" $((($(now_ns) - t0) / 1000000))
+done
+rollout_ms=$((($(now_ns) - t_roll) / 1000000))
+sleep 2
+
 step "stopping the load"
 docker kill --signal TERM "$loadgen" >/dev/null
 code=$(docker wait "$loadgen")
@@ -149,7 +215,7 @@ docker logs "$loadgen" 2>&1 | sed 's/^/  /'
 
 # Figures from the loadgen table: phase requests failed creates seconds inflight.
 phase() { docker logs "$loadgen" 2>&1 | awk -v p="$1" -v f="$2" '$1 == p && NF == 6 { print $f }'; }
-for p in steady rolling kill rejoin; do [[ -n $(phase "$p" 3) ]] || fail "no figures for phase $p"; done
+for p in steady rolling kill rejoin rollout; do [[ -n $(phase "$p" 3) ]] || fail "no figures for phase $p"; done
 acked=$(wc -l <"$work/ids")
 missing=$({
 	echo "CREATE TEMP TABLE acked (id bigint PRIMARY KEY);"
@@ -162,9 +228,10 @@ missing=$({
 echo
 echo "replicas-test figures"
 printf '  migrations: 3 concurrent runs, each of %d applied once\n' "$want"
-for p in steady rolling kill rejoin; do
+for p in steady rolling kill rejoin rollout; do
 	printf '  %-8s %6s requests, %3s failed, %5s s\n' "$p" "$(phase "$p" 2)" "$(phase "$p" 3)" "$(phase "$p" 5)"
 done
+printf '  rollout of the next version (one new migration): %d ms, from the first new replica started to the last old one stopped\n' "$rollout_ms"
 printf '  killed replica out of rotation after %d ms (limit %d ms)\n' "$detect_ms" "$KILL_DETECT_MAX_MS"
 printf '  acknowledged creates: %d, missing from the database: %s\n' "$acked" "$missing"
 printf '  total run time: %d s\n' $((SECONDS - started))
@@ -172,6 +239,7 @@ printf '  total run time: %d s\n' $((SECONDS - started))
 [[ $(phase steady 3) == 0 ]] || fail "requests failed under steady load"
 [[ $(phase rolling 3) == 0 ]] || fail "requests failed during the rolling restart"
 [[ $(phase rejoin 3) == 0 ]] || fail "requests failed while the killed replica rejoined"
+[[ $(phase rollout 3) == 0 ]] || fail "requests failed during the rollout of the next version"
 (($(phase kill 3) <= $(phase kill 6))) || fail "more requests failed on the kill than were in flight"
 ((detect_ms <= KILL_DETECT_MAX_MS)) || fail "the balancer took $detect_ms ms to drop the killed replica"
 ((acked > 0)) || fail "no create was acknowledged"

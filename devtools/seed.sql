@@ -9,10 +9,25 @@ INSERT INTO seed_users VALUES
     ('grace', 'grace@example.com', 'tw_seed_grace_dev_only_key_0000000000000000000'),
     ('linus', 'linus@example.com', 'tw_seed_linus_dev_only_key_0000000000000000000');
 
-INSERT INTO users (username, email, api_key_hash)
-SELECT username, email, sha256(convert_to(api_key, 'UTF8'))
-FROM seed_users
-ON CONFLICT DO NOTHING;
+-- Each new user's key is its current one in api_keys (and, as the API
+-- writes it, in users.api_key_hash for the version before api_keys).
+WITH added AS (
+    INSERT INTO users (username, email, api_key_hash)
+    SELECT username, email, sha256(convert_to(api_key, 'UTF8'))
+    FROM seed_users
+    ON CONFLICT DO NOTHING
+    RETURNING id, api_key_hash, created_at
+)
+INSERT INTO api_keys (user_id, hash, created_at)
+SELECT id, api_key_hash, created_at FROM added;
+
+-- A seed user is found by its seed key: one whose name was taken first, or
+-- whose key was replaced, is left alone.
+CREATE TEMP VIEW seeded AS
+SELECT s.username, s.api_key, k.user_id AS id
+FROM seed_users s
+JOIN api_keys k ON k.hash = sha256(convert_to(s.api_key, 'UTF8'))
+    AND (k.expires_at IS NULL OR k.expires_at > now());
 
 INSERT INTO tweets (text, user_id)
 SELECT s.text, u.id
@@ -24,8 +39,7 @@ FROM (VALUES
     ('linus', 'Talk is cheap. Show me the code.'),
     (NULL,    'Goodbye World! (an anonymous tweet: anyone may edit it)')
 ) AS s(username, text)
-LEFT JOIN seed_users su ON su.username = s.username
-LEFT JOIN users u ON u.api_key_hash = sha256(convert_to(su.api_key, 'UTF8'))
+LEFT JOIN seeded u ON u.username = s.username
 WHERE (s.username IS NULL OR u.id IS NOT NULL)
   AND NOT EXISTS (
     SELECT 1 FROM tweets t
@@ -33,9 +47,7 @@ WHERE (s.username IS NULL OR u.id IS NOT NULL)
 );
 
 \echo 'Seeded users (dev-only API keys):'
--- Matched by key hash: a user who took a seed name first is left alone.
-SELECT u.id, u.username, s.api_key
-FROM seed_users s JOIN users u ON u.api_key_hash = sha256(convert_to(s.api_key, 'UTF8'))
-ORDER BY u.id;
+SELECT id, username, api_key FROM seeded ORDER BY id;
 SELECT count(*) AS tweets FROM tweets;
+DROP VIEW seeded; -- before its table goes at COMMIT
 COMMIT;

@@ -52,11 +52,12 @@ func handleRotateKey(users twitter.UserService, overlap time.Duration) actorHand
 		if err != nil {
 			return err
 		}
+		keep := overlap
 		if revoke {
-			overlap = 0
+			keep = 0
 		}
 		key, hash := twitter.NewAPIKey()
-		rot, err := users.RotateKey(c.UserContext(), id, c.Get(headerAPIKey), hash, overlap)
+		rot, err := users.RotateKey(c.UserContext(), id, c.Get(headerAPIKey), hash, keep)
 		if err != nil {
 			return err
 		}

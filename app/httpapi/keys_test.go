@@ -112,6 +112,16 @@ var _ = Describe("API key lifecycle", func() {
 			Expect(tweetAs(app, bob.APIKey, "bob")).To(Equal(http.StatusCreated), "nobody else's key is touched")
 		})
 
+		It("revokes for that request only: the next rotation keeps the overlap again", func() {
+			k1 := rotate(app, ada.ID, ada.APIKey, `{"previous_keys":"revoke"}`)
+			Expect(between(k1)).To(BeZero())
+			k2 := rotate(app, bob.ID, bob.APIKey, "")
+			Expect(between(k2)).To(Equal(24*time.Hour), "another user's rotation on the same server")
+			k3 := rotate(app, ada.ID, k1.APIKey, "")
+			Expect(between(k3)).To(Equal(24 * time.Hour))
+			Expect(tweetAs(app, k1.APIKey, "ada")).To(Equal(http.StatusCreated))
+		})
+
 		It("lets exactly one of several revoking rotations with one key succeed; the others hold a revoked key", func() {
 			const n = 6
 			results := make([]result, n)

@@ -96,7 +96,7 @@ func sendHostile(ctx context.Context, base string, out io.Writer) []string {
 
 	fmt.Fprintln(out, "contract: hostile requests")
 	userID, key := newUser("hostile_a")
-	_, otherKey := newUser("hostile_b")
+	otherID, otherKey := newUser("hostile_b")
 	owned := newTweet(key)
 	anon := newTweet("")
 	if len(failures) > 0 {
@@ -169,6 +169,17 @@ func sendHostile(ctx context.Context, base string, out io.Writer) []string {
 		{name: "unknown key on create", method: "POST", path: "/tweets", body: []byte(`{"text":"a"}`), header: withKey("tw_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), want: []int{401}},
 		{name: "malformed key", method: "POST", path: "/tweets", body: []byte(`{"text":"a"}`), header: withKey("not a key"), want: []int{401}},
 		{name: "long key", method: "POST", path: "/tweets", body: []byte(`{"text":"a"}`), header: withKey(strings.Repeat("k", 1000)), want: []int{401}},
+		{name: "new key for another user", method: "POST", path: "/users/" + otherID + "/keys", header: withKey(key), want: []int{403}},
+		{name: "new key without a key", method: "POST", path: "/users/" + userID + "/keys", want: []int{401}},
+		{name: "new key, array body", method: "POST", path: "/users/" + userID + "/keys", body: []byte(`["revoke"]`), header: withKey(key), want: []int{400}},
+		{name: "new key, previous_keys a number", method: "POST", path: "/users/" + userID + "/keys", body: []byte(`{"previous_keys":0}`), header: withKey(key), want: []int{422}},
+		{name: "new key, text/plain body", method: "POST", path: "/users/" + userID + "/keys", body: []byte(`revoke`), header: map[string]string{"Content-Type": "text/plain", "X-API-Key": key}, want: []int{415}},
+		{name: "new key, 2 MiB body", method: "POST", path: "/users/" + userID + "/keys", body: big(2 << 20), header: withKey(key), want: []int{413}},
+		{name: "revoke the current key alone", method: "DELETE", path: "/users/" + userID + "/keys/current", header: withKey(key), want: []int{409}},
+		{name: "revoke another user's key", method: "DELETE", path: "/users/" + otherID + "/keys/current", header: withKey(key), want: []int{403}},
+		{name: "delete another user's account", method: "DELETE", path: "/users/" + otherID, header: withKey(key), want: []int{403}},
+		{name: "delete an account without a key", method: "DELETE", path: "/users/" + userID, want: []int{401}},
+		{name: "delete an account, id above 2^63", method: "DELETE", path: "/users/9223372036854775808", header: withKey(key), want: []int{400}},
 		// Bodiless, so the proxy writes the whole request before the API
 		// answers 431 and closes.
 		{name: "20 kB of headers", method: "GET", path: "/tweets/" + owned, header: map[string]string{"X-Padding": strings.Repeat("p", 20000)}, want: []int{431}},
@@ -186,6 +197,8 @@ func sendHostile(ctx context.Context, base string, out io.Writer) []string {
 		{name: "readiness", method: "GET", path: "/readyz", want: []int{200}},
 		{name: "delete an anonymous tweet without a key", method: "DELETE", path: "/tweets/" + anon, want: []int{204}},
 		{name: "delete an authored tweet with its key", method: "DELETE", path: "/tweets/" + owned, header: withKey(key), want: []int{204}},
+		{name: "new key, the old one kept for the overlap", method: "POST", path: "/users/" + otherID + "/keys", header: withKey(otherKey), want: []int{201}},
+		{name: "the old key still works", method: "POST", path: "/tweets", body: []byte(`{"text":"overlap"}`), header: withKey(otherKey), want: []int{201}},
 		// Outside the document: no operation to check, only no 5xx.
 		{name: "unknown route", method: "GET", path: "/no-such-route", want: []int{404}},
 		{name: "method not allowed", method: "PUT", path: "/tweets/1", body: []byte(`{"text":"a"}`), want: []int{405}},

@@ -299,7 +299,8 @@ type status struct {
 }
 
 // status lists the backends as JSON, or with ?format=text one a line:
-// "addr up|down since_unix_ns served", for scripts without a JSON parser.
+// "addr up|down since_unix_ns served reason", for scripts without a JSON
+// parser (the reason, last, may hold spaces).
 func (lb *balancer) status(w http.ResponseWriter, r *http.Request) {
 	list := make([]status, 0, len(lb.backends))
 	for _, b := range lb.backends {
@@ -314,7 +315,7 @@ func (lb *balancer) status(w http.ResponseWriter, r *http.Request) {
 			if s.Healthy {
 				state = "up"
 			}
-			fmt.Fprintf(w, "%s %s %d %d\n", s.Backend, state, s.SinceUnixNs, s.Served)
+			fmt.Fprintf(w, "%s %s %d %d %s\n", s.Backend, state, s.SinceUnixNs, s.Served, strings.ReplaceAll(s.Reason, "\n", " "))
 		}
 		return
 	}

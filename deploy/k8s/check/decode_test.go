@@ -69,7 +69,7 @@ func addRoutes(app *fiber.App) { app.Get("/healthz", h); app.Post("/readyz", h);
 var _ = Describe("DurationConsts", func() {
 	It("reads N * time.Unit constants and ignores the rest", func() {
 		consts, err := check.DurationConsts([]byte(`package config
-const StopGrace = 10 * time.Second
+const DefaultShutdownGrace = 10 * time.Second
 const (
 	AbortGrace = 500 * time.Millisecond
 	One        = time.Minute
@@ -78,7 +78,7 @@ const (
 )`))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(consts).To(Equal(map[string]time.Duration{
-			"StopGrace": 10 * time.Second, "AbortGrace": 500 * time.Millisecond, "One": time.Minute,
+			"DefaultShutdownGrace": 10 * time.Second, "AbortGrace": 500 * time.Millisecond, "One": time.Minute,
 		}))
 	})
 })

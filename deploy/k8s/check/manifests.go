@@ -19,7 +19,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -39,12 +38,13 @@ func Render(dir string) ([]byte, error) {
 	return stdout.Bytes(), nil
 }
 
-// decoder knows only the kinds the manifests may contain; anything else is
-// an error, as are unknown fields, duplicate fields and wrong types.
+// decoder knows only the kinds the manifests may contain (no Job: migrations
+// run in the pods' init container); anything else is an error, as are
+// unknown fields, duplicate fields and wrong types.
 var decoder = func() runtime.Decoder {
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
-		corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme,
+		corev1.AddToScheme, appsv1.AddToScheme,
 		autoscalingv2.AddToScheme, policyv1.AddToScheme, networkingv1.AddToScheme,
 	} {
 		if err := add(scheme); err != nil {

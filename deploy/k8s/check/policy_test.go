@@ -12,7 +12,6 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -29,6 +28,8 @@ const (
 	routesFile = "../../../app/httpapi/routes.go"
 	// The service's configuration, with the limits it puts on the shutdown timings.
 	configFile = "../../../app/config/config.go"
+	// The readiness handler, with the bound it puts on its check.
+	healthFile = "../../../app/httpapi/health.go"
 	// The PostgreSQL port, the only one the pods may reach besides DNS.
 	postgresPort = 5432
 )
@@ -54,7 +55,6 @@ func overlays() []string {
 // rendered is one overlay's objects, by kind.
 type rendered struct {
 	deployment *appsv1.Deployment
-	job        *batchv1.Job
 	service    *corev1.Service
 	hpa        *autoscalingv2.HorizontalPodAutoscaler
 	pdb        *policyv1.PodDisruptionBudget
@@ -77,9 +77,6 @@ func load(overlay string) rendered {
 		case *appsv1.Deployment:
 			one(r.deployment != nil, o)
 			r.deployment = o
-		case *batchv1.Job:
-			one(r.job != nil, o)
-			r.job = o
 		case *corev1.Service:
 			one(r.service != nil, o)
 			r.service = o
@@ -100,7 +97,7 @@ func load(overlay string) rendered {
 		}
 	}
 	for name, present := range map[string]bool{
-		"Deployment": r.deployment != nil, "Job": r.job != nil, "Service": r.service != nil,
+		"Deployment": r.deployment != nil, "Service": r.service != nil,
 		"HorizontalPodAutoscaler": r.hpa != nil, "PodDisruptionBudget": r.pdb != nil,
 		"NetworkPolicy": r.netpol != nil,
 	} {
@@ -128,6 +125,19 @@ func duration(c corev1.Container, name string) time.Duration {
 	return d
 }
 
+// sourceDurations reads the N * time.Unit constants of a Go file of the API.
+func sourceDurations(file string) map[string]time.Duration {
+	GinkgoHelper()
+	src, err := os.ReadFile(file)
+	Expect(err).NotTo(HaveOccurred())
+	consts, err := check.DurationConsts(src)
+	Expect(err).NotTo(HaveOccurred())
+	return consts
+}
+
+// seconds is a probe or policy field in seconds as a duration.
+func seconds(n int32) time.Duration { return time.Duration(n) * time.Second }
+
 // expectLockedDown asserts the pod-level and container-level hardening.
 func expectLockedDown(pod corev1.PodSpec) {
 	GinkgoHelper()
@@ -140,9 +150,8 @@ func expectLockedDown(pod corev1.PodSpec) {
 	Expect(pod.AutomountServiceAccountToken).To(HaveValue(BeFalse()), "no API token in the pod")
 	Expect(pod.HostNetwork || pod.HostPID || pod.HostIPC).To(BeFalse())
 	podSeccomp := psc.SeccompProfile != nil && psc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault
-	Expect(pod.InitContainers).To(BeEmpty())
 	Expect(pod.Containers).NotTo(BeEmpty())
-	for _, c := range pod.Containers {
+	for _, c := range append(slices.Clone(pod.InitContainers), pod.Containers...) {
 		sc := c.SecurityContext
 		Expect(sc).NotTo(BeNil(), "container %s securityContext", c.Name)
 		if sc.RunAsNonRoot != nil {
@@ -250,9 +259,19 @@ var _ = Describe("Overlay", func() {
 				api = r.deployment.Spec.Template.Spec.Containers[0]
 			})
 
-			It("runs the API and the migration as non-root, read-only, without privileges", func() {
+			It("runs the API and its migration as non-root, read-only, without privileges", func() {
 				expectLockedDown(r.deployment.Spec.Template.Spec)
-				expectLockedDown(r.job.Spec.Template.Spec)
+			})
+
+			It("runs `migrate up` from the API's image in an init container, before the API starts", func() {
+				spec := r.deployment.Spec.Template.Spec
+				Expect(spec.InitContainers).To(HaveLen(1))
+				m := spec.InitContainers[0]
+				Expect(m.Image).To(Equal(api.Image))
+				Expect(m.Command).To(BeEmpty(), "the image's entrypoint is the binary")
+				Expect(m.Args).To(Equal([]string{"migrate", "up"}))
+				Expect(m.RestartPolicy).To(BeNil(), "an init container that runs to completion, not a sidecar")
+				Expect(m.ImagePullPolicy).To(Equal(api.ImagePullPolicy))
 			})
 
 			It("probes real GET routes: startup and liveness on /healthz, readiness on /readyz", func() {
@@ -261,7 +280,8 @@ var _ = Describe("Overlay", func() {
 				Expect(api.ReadinessProbe).NotTo(BeNil(), "readiness probe")
 				Expect(api.LivenessProbe.HTTPGet).NotTo(BeNil())
 				Expect(api.ReadinessProbe.HTTPGet).NotTo(BeNil())
-				Expect(api.LivenessProbe.HTTPGet.Path).To(Equal("/healthz"))
+				Expect(api.LivenessProbe.HTTPGet.Path).To(Equal("/healthz"), "liveness never depends on the database")
+				Expect(api.StartupProbe.HTTPGet.Path).To(Equal("/healthz"))
 				Expect(api.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
 				for name, p := range map[string]*corev1.Probe{"startup": api.StartupProbe, "liveness": api.LivenessProbe, "readiness": api.ReadinessProbe} {
 					Expect(p.HTTPGet).NotTo(BeNil(), name)
@@ -270,46 +290,50 @@ var _ = Describe("Overlay", func() {
 				}
 			})
 
-			It("gives a terminating pod more than SHUTDOWN_DELAY + SHUTDOWN_TIMEOUT", func() {
-				grace := r.deployment.Spec.Template.Spec.TerminationGracePeriodSeconds
-				Expect(grace).NotTo(BeNil(), "terminationGracePeriodSeconds")
-				need := duration(api, "SHUTDOWN_DELAY") + duration(api, "SHUTDOWN_TIMEOUT")
-				if api.Lifecycle != nil && api.Lifecycle.PreStop != nil {
-					// A preStop hook runs before SIGTERM, inside the same grace period.
-					Expect(api.Lifecycle.PreStop.Sleep).NotTo(BeNil(), "only a sleep preStop is counted")
-					need += time.Duration(api.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+			It("rides out a saturated moment: readiness fails only after 10 s of failures, and waits for the API's own answer", func() {
+				p := api.ReadinessProbe
+				Expect(p).NotTo(BeNil())
+				period, threshold := p.PeriodSeconds, p.FailureThreshold
+				if period == 0 {
+					period = 10 // the kubelet's default
 				}
-				Expect(time.Duration(*grace)*time.Second).To(BeNumerically(">", need),
-					"grace %ds does not cover the delay plus the drain (%s)", *grace, need)
+				if threshold == 0 {
+					threshold = 3
+				}
+				Expect(seconds(period*threshold)).To(BeNumerically(">=", 10*time.Second),
+					"periodSeconds %d x failureThreshold %d: one slow moment would take every replica out", period, threshold)
+				bound, ok := sourceDurations(healthFile)["readyTimeout"]
+				Expect(ok).To(BeTrue(), "app/httpapi/health.go declares readyTimeout")
+				Expect(seconds(max(p.TimeoutSeconds, 1))).To(BeNumerically(">", bound),
+					"the probe gives up before the API's own 503 (after %s) arrives", bound)
+				Expect(p.SuccessThreshold).To(BeNumerically("<=", 1))
 			})
 
-			It("keeps the shutdown timings within what the service accepts", func() {
-				src, err := os.ReadFile(configFile)
-				Expect(err).NotTo(HaveOccurred())
-				consts, err := check.DurationConsts(src)
-				Expect(err).NotTo(HaveOccurred())
-				stop, ok := consts["StopGrace"]
-				if !ok {
-					Skip("app/config declares no StopGrace limit")
-				}
-				// The service refuses to start unless delay + drain + its
-				// abort grace stay below StopGrace.
-				total := duration(api, "SHUTDOWN_DELAY") + duration(api, "SHUTDOWN_TIMEOUT") + consts["AbortGrace"]
-				Expect(total).To(BeNumerically("<", stop), "the service would refuse SHUTDOWN_DELAY + SHUTDOWN_TIMEOUT")
-				grace := time.Duration(*r.deployment.Spec.Template.Spec.TerminationGracePeriodSeconds) * time.Second
-				Expect(grace).To(BeNumerically(">", total), "grace does not cover the abort grace too")
+			It("gives a terminating pod SHUTDOWN_GRACE, which covers SHUTDOWN_DELAY + SHUTDOWN_TIMEOUT + the abort grace", func() {
+				grace := r.deployment.Spec.Template.Spec.TerminationGracePeriodSeconds
+				Expect(grace).NotTo(BeNil(), "terminationGracePeriodSeconds")
+				Expect(duration(api, "SHUTDOWN_GRACE")).To(Equal(seconds(int32(*grace))),
+					"SHUTDOWN_GRACE tells the service the grace the kubelet grants")
+				Expect(api.Lifecycle == nil || api.Lifecycle.PreStop == nil).To(BeTrue(),
+					"no preStop hook: it would spend the grace before SIGTERM")
+				abort, ok := sourceDurations(configFile)["AbortGrace"]
+				Expect(ok).To(BeTrue(), "app/config declares AbortGrace")
+				// The service refuses to start unless they fit, so check here too.
+				need := duration(api, "SHUTDOWN_DELAY") + duration(api, "SHUTDOWN_TIMEOUT") + abort
+				Expect(seconds(int32(*grace))).To(BeNumerically(">", need),
+					"grace %ds does not cover the delay, the drain and the abort (%s)", *grace, need)
 			})
 
 			It("sets requests and limits on every container", func() {
 				expectSized(api)
-				for _, c := range r.job.Spec.Template.Spec.Containers {
+				for _, c := range r.deployment.Spec.Template.Spec.InitContainers {
 					expectSized(c)
 				}
 			})
 
 			It("reads DATABASE_URL from a Secret and ships none", func() {
 				expectDatabaseFromSecret(api)
-				for _, c := range r.job.Spec.Template.Spec.Containers {
+				for _, c := range r.deployment.Spec.Template.Spec.InitContainers {
 					expectDatabaseFromSecret(c)
 				}
 			})
@@ -319,6 +343,9 @@ var _ = Describe("Overlay", func() {
 				Expect(s.Type).To(Equal(appsv1.RollingUpdateDeploymentStrategyType))
 				Expect(s.RollingUpdate).NotTo(BeNil())
 				Expect(s.RollingUpdate.MaxUnavailable).To(HaveValue(Equal(intstr.FromInt32(0))))
+				Expect(s.RollingUpdate.MaxSurge).NotTo(BeNil())
+				Expect(*s.RollingUpdate.MaxSurge).NotTo(Equal(intstr.FromInt32(0)), "with no surge and none unavailable nothing rolls")
+				Expect(r.deployment.Spec.MinReadySeconds).To(BeNumerically(">", 0), "a pod counts once it has stayed ready")
 				pod := r.deployment.Spec.Template
 				Expect(selects(r.deployment.Spec.Selector.MatchLabels, pod.Labels)).To(BeTrue())
 				Expect(pod.Spec.TopologySpreadConstraints).NotTo(BeEmpty())
@@ -331,14 +358,32 @@ var _ = Describe("Overlay", func() {
 				Expect(keys).To(ContainElement("kubernetes.io/hostname"))
 			})
 
-			It("runs `migrate up` from the API's image in a Job that does not restart in place", func() {
-				spec := r.job.Spec.Template.Spec
-				Expect(spec.RestartPolicy).To(Equal(corev1.RestartPolicyNever))
-				Expect(spec.Containers).To(HaveLen(1))
-				Expect(spec.Containers[0].Image).To(Equal(api.Image))
-				Expect(spec.Containers[0].Command).To(BeEmpty(), "the image's entrypoint is the binary")
-				Expect(spec.Containers[0].Args).To(Equal([]string{"migrate", "up"}))
-				Expect(r.job.Spec.BackoffLimit).NotTo(BeNil())
+			It("leaves the replica count to the autoscaler: the Deployment sets none", func() {
+				Expect(r.hpa.Spec.ScaleTargetRef.Kind).To(Equal("Deployment"))
+				Expect(r.hpa.Spec.ScaleTargetRef.Name).To(Equal(r.deployment.Name))
+				Expect(r.deployment.Spec.Replicas).To(BeNil(),
+					"spec.replicas on an autoscaled Deployment: every kubectl apply resets what the autoscaler chose")
+			})
+
+			It("scales down one pod at a time, as the budget would, each given its grace", func() {
+				b := r.hpa.Spec.Behavior
+				Expect(b).NotTo(BeNil(), "the autoscaler's default scale-down may remove every surplus pod at once")
+				Expect(b.ScaleDown).NotTo(BeNil())
+				if b.ScaleDown.SelectPolicy != nil && *b.ScaleDown.SelectPolicy == autoscalingv2.DisabledPolicySelect {
+					return // never scales down: nothing to bound
+				}
+				Expect(b.ScaleDown.Policies).NotTo(BeEmpty())
+				Expect(r.pdb.Spec.MaxUnavailable).NotTo(BeNil())
+				Expect(r.pdb.Spec.MaxUnavailable.Type).To(Equal(intstr.Int))
+				grace := seconds(int32(*r.deployment.Spec.Template.Spec.TerminationGracePeriodSeconds))
+				for _, p := range b.ScaleDown.Policies {
+					Expect(p.Type).To(Equal(autoscalingv2.PodsScalingPolicy), "a percentage of 10 pods is not one pod")
+					Expect(p.Value).To(BeNumerically("<=", r.pdb.Spec.MaxUnavailable.IntVal),
+						"scale-down removes more pods a period than the budget lets go")
+					Expect(seconds(p.PeriodSeconds)).To(BeNumerically(">=", grace),
+						"a pod is removed before the previous one has finished terminating")
+				}
+				Expect(b.ScaleDown.StabilizationWindowSeconds).To(HaveValue(BeNumerically(">=", 60)), "a brief lull drops no warm replica")
 			})
 
 			It("routes the Service, the budget and the autoscaler to the API pods", func() {
@@ -350,9 +395,9 @@ var _ = Describe("Overlay", func() {
 				}
 				Expect(selects(r.pdb.Spec.Selector.MatchLabels, pod.Labels)).To(BeTrue(), "PDB selector")
 				Expect(r.pdb.Spec.MaxUnavailable != nil || r.pdb.Spec.MinAvailable != nil).To(BeTrue())
+				Expect(r.pdb.Spec.UnhealthyPodEvictionPolicy).To(HaveValue(Equal(policyv1.AlwaysAllow)),
+					"an unready pod (migrations pending) must not block a node drain")
 
-				Expect(r.hpa.Spec.ScaleTargetRef.Kind).To(Equal("Deployment"))
-				Expect(r.hpa.Spec.ScaleTargetRef.Name).To(Equal(r.deployment.Name))
 				Expect(r.hpa.Spec.MinReplicas).NotTo(BeNil())
 				Expect(r.hpa.Spec.MaxReplicas).To(BeNumerically(">=", *r.hpa.Spec.MinReplicas))
 				Expect(r.hpa.Spec.Metrics).To(ContainElement(Satisfy(func(m autoscalingv2.MetricSpec) bool {
@@ -366,7 +411,6 @@ var _ = Describe("Overlay", func() {
 			It("admits traffic only on the API port and lets out only PostgreSQL and DNS", func() {
 				np := r.netpol.Spec
 				Expect(selects(np.PodSelector.MatchLabels, r.deployment.Spec.Template.Labels)).To(BeTrue(), "the API pods")
-				Expect(selects(np.PodSelector.MatchLabels, r.job.Spec.Template.Labels)).To(BeTrue(), "the migration pods")
 				Expect(np.PolicyTypes).To(ConsistOf(networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress))
 				Expect(np.Ingress).NotTo(BeEmpty())
 				for _, rule := range np.Ingress {
@@ -388,10 +432,10 @@ var _ = Describe("Overlay", func() {
 			})
 
 			if overlay == "prod" {
-				It("runs three replicas of a pinned image, never :latest", func() {
-					Expect(r.deployment.Spec.Replicas).To(HaveValue(BeEquivalentTo(3)))
+				It("keeps at least three replicas of a pinned image, never :latest", func() {
 					Expect(*r.hpa.Spec.MinReplicas).To(BeNumerically(">=", 3))
-					for _, c := range append(slices.Clone(r.deployment.Spec.Template.Spec.Containers), r.job.Spec.Template.Spec.Containers...) {
+					pod := r.deployment.Spec.Template.Spec
+					for _, c := range append(slices.Clone(pod.Containers), pod.InitContainers...) {
 						tag := imageTag(c.Image)
 						Expect(tag).NotTo(BeEmpty(), "%s: image %s has no tag", c.Name, c.Image)
 						Expect(tag).NotTo(Equal("latest"), "%s: image %s", c.Name, c.Image)
