@@ -30,8 +30,9 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["/api
 # On SIGTERM the API answers /readyz 503 at once, keeps serving for
 # SHUTDOWN_DELAY (2 s) so load balancers notice, drains for at most
 # SHUTDOWN_TIMEOUT (6 s), then cancels what is left (0.5 s): 8.5 s < the 10 s
-# `docker stop` grants before SIGKILL. Raise the grace (`docker stop -t`,
-# stop_grace_period, terminationGracePeriodSeconds) before raising these.
+# `docker stop` grants before SIGKILL (SHUTDOWN_GRACE). Raise the grace
+# (`docker stop -t`, stop_grace_period, terminationGracePeriodSeconds) and
+# SHUTDOWN_GRACE with it before raising these.
 STOPSIGNAL SIGTERM
 # The binary is the entrypoint, so `docker run IMAGE migrate up` works.
 ENTRYPOINT ["/api"]
