@@ -36,7 +36,9 @@ wait_for() { # seconds, description, command...
 docker network create "$net" >/dev/null
 docker run -d --name "$db" --network "$net" \
 	-e POSTGRES_USER=mem -e POSTGRES_PASSWORD="$password" -e POSTGRES_DB=mem postgres:17 >/dev/null
-wait_for 60 "PostgreSQL" docker exec "$db" pg_isready -U mem -d mem
+# Over TCP: while initdb runs, the entrypoint's temporary server answers on
+# the socket only, and the API connects over TCP.
+wait_for 60 "PostgreSQL" docker exec "$db" pg_isready -h 127.0.0.1 -U mem -d mem
 docker run --rm --network "$net" -e DATABASE_URL="$dsn" "$IMAGE" migrate up >/dev/null
 docker run -d --name "$api" --network "$net" -e DATABASE_URL="$dsn" -e LOG_LEVEL=error \
 	-p 127.0.0.1::5000 "$IMAGE" >/dev/null

@@ -53,7 +53,9 @@ step "build info: $(head -n 1 <<<"$buildinfo" | sed 's/^[^:]*: //'), $(grep -c $
 docker network create "$net" >/dev/null
 docker run -d --name "$db" --network "$net" \
 	-e POSTGRES_USER=smoke -e POSTGRES_PASSWORD="$password" -e POSTGRES_DB=smoke postgres:17 >/dev/null
-wait_for 60 "PostgreSQL" docker exec "$db" pg_isready -U smoke -d smoke
+# Over TCP: while initdb runs, the entrypoint's temporary server answers on
+# the socket only, and the API connects over TCP.
+wait_for 60 "PostgreSQL" docker exec "$db" pg_isready -h 127.0.0.1 -U smoke -d smoke
 
 step "migrations from the image"
 docker run --rm --network "$net" -e DATABASE_URL="$dsn" "$IMAGE" migrate up

@@ -21,9 +21,25 @@ CREATE INDEX api_keys_user_id_idx ON api_keys (user_id);
 INSERT INTO api_keys (user_id, hash, created_at)
 SELECT id, api_key_hash, created_at FROM users;
 
--- The version before this one authenticates with users.api_key_hash alone.
--- The column stays, nullable, while both versions may run: a new user's
--- first key is written there too, and the first rotation clears it, so a
--- key replaced or revoked here is not still accepted there. A later
--- migration drops it.
+-- The version before this one knows only users.api_key_hash. While both
+-- versions may run (a rolling update), the column stays, nullable:
+--  * this version writes a new user's first key there too, so the version
+--    before accepts it; the first rotation clears it, so a key replaced or
+--    revoked here is not still accepted there;
+--  * a user the version before creates gets its key into api_keys through
+--    this trigger, so that key keeps working once only this version runs.
+-- A later migration drops the column and the trigger.
 ALTER TABLE users ALTER COLUMN api_key_hash DROP NOT NULL;
+
+CREATE FUNCTION api_keys_from_users() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO api_keys (user_id, hash, created_at)
+    VALUES (NEW.id, NEW.api_key_hash, NEW.created_at)
+    ON CONFLICT (hash) DO NOTHING; -- this version inserted it already
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER users_api_key_hash_to_api_keys
+    AFTER INSERT ON users
+    FOR EACH ROW WHEN (NEW.api_key_hash IS NOT NULL)
+    EXECUTE FUNCTION api_keys_from_users();

@@ -352,6 +352,21 @@ var _ = Describe("Tweets and Users", func() {
 			_, err := users.Get(ctx, 31337)
 			Expect(err).To(MatchError(twitter.ErrNotFound))
 		})
+
+		It("accepts the key of a user the version before api_keys created during a rollout", func(ctx SpecContext) {
+			key, hash := twitter.NewAPIKey()
+			// That version's insert: users.api_key_hash only.
+			var id int64
+			Expect(tdb.DB.NewRaw("INSERT INTO users (username, email, api_key_hash) VALUES ('older', 'older@example.com', ?) RETURNING id",
+				hash).Scan(ctx, &id)).To(Succeed())
+			got, err := users.ByAPIKey(ctx, key)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(got.ID).To(Equal(id))
+			fresh, newHash := twitter.NewAPIKey()
+			_, err = users.RotateKey(ctx, id, key, newHash, 0)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(users.ByAPIKey(ctx, fresh)).To(HaveField("ID", id))
+		})
 	})
 
 	Describe("API key rotation and revocation", func() {

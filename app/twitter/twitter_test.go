@@ -114,6 +114,14 @@ var _ = Describe("CanModify", func() {
 	})
 })
 
+var _ = Describe("CanManage", func() {
+	It("lets only the user itself manage its account", func() {
+		Expect(twitter.CanManage(&twitter.User{ID: 7}, 7)).To(Succeed())
+		Expect(twitter.CanManage(&twitter.User{ID: 8}, 7)).To(MatchError(twitter.ErrForbidden))
+		Expect(twitter.CanManage(nil, 7)).To(MatchError(twitter.ErrUnauthorized))
+	})
+})
+
 var _ = Describe("API keys", func() {
 	It("are random, well formed and hashed with SHA-256", func() {
 		k1, h1 := twitter.NewAPIKey()
