@@ -11,34 +11,39 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: make rename MODULE=example.com/acme/notes NAME=notes"
-if (($# != 2)) || [[ -z "$1" || -z "$2" ]]; then
-	echo "$usage" >&2
-	exit 2
-fi
-module=$1 name=$2
+# The rename rewrites this script too: bash must have read all of it before.
+main() {
+	usage="usage: make rename MODULE=example.com/acme/notes NAME=notes"
+	if (($# != 2)) || [[ -z "$1" || -z "$2" ]]; then
+		echo "$usage" >&2
+		exit 2
+	fi
+	module=$1 name=$2
 
-if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-	echo "rename: $PWD is not a git checkout: the rename works on the files git tracks" >&2
-	exit 1
-fi
-# One commit, one reviewable change, undone by git checkout: never mixed
-# with edits of your own.
-dirty=$(git status --porcelain --untracked-files=normal)
-if [[ -n "$dirty" ]]; then
-	echo "rename: refused: the tree has uncommitted changes; commit or stash them first:" >&2
-	head -n 10 <<<"$dirty" >&2
-	exit 1
-fi
+	if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		echo "rename: $PWD is not a git checkout: the rename works on the files git tracks" >&2
+		exit 1
+	fi
+	# One commit, one reviewable change, undone by git checkout: never mixed
+	# with edits of your own.
+	dirty=$(git status --porcelain --untracked-files=normal)
+	if [[ -n "$dirty" ]]; then
+		echo "rename: refused: the tree has uncommitted changes or untracked files; commit, stash or remove them first:" >&2
+		head -n 10 <<<"$dirty" >&2
+		exit 1
+	fi
 
-export HOST_UID=${HOST_UID:-$(id -u)} HOST_GID=${HOST_GID:-$(id -g)}
-compose=(docker compose -p "${PROJECT:-twitter-api}" -f compose.dev.yml)
-for v in "twitter-api-gomod-$HOST_UID" "twitter-api-gocache-$HOST_UID"; do
-	docker volume inspect "$v" >/dev/null 2>&1 || docker volume create "$v" >/dev/null
-done
-git ls-files -z | "${compose[@]}" run --rm --no-deps -T migrate \
-	go -C devtools/rename run . -root /src -module "$module" -name "$name"
-git add --all
-if ! git diff --staged --quiet; then
-	echo "rename: staged; review with git diff --staged, then commit. Then make test."
-fi
+	export HOST_UID=${HOST_UID:-$(id -u)} HOST_GID=${HOST_GID:-$(id -g)}
+	compose=(docker compose -p "${PROJECT:-twitter-api}" -f compose.dev.yml)
+	for v in "twitter-api-gomod-$HOST_UID" "twitter-api-gocache-$HOST_UID"; do
+		docker volume inspect "$v" >/dev/null 2>&1 || docker volume create "$v" >/dev/null
+	done
+	git ls-files -z | "${compose[@]}" run --rm --no-deps -T migrate \
+		go -C devtools/rename run . -root /src -module "$module" -name "$name"
+	git add --all
+	if ! git diff --staged --quiet; then
+		echo "rename: staged; review with git diff --staged, then commit. Then make test."
+	fi
+}
+main "$@"
+exit
