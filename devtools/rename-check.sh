@@ -19,7 +19,7 @@ start=$SECONDS
 step() { printf 'rename-check: %-44s (%3d s)\n' "$1" $((SECONDS - start)); }
 
 old_module=$(sed -n 's/^module[[:space:]]*//p' go.mod)
-old_name=$(sed -n 's/^name:[[:space:]]*//p' compose.dev.yml)
+old_name=$(sed -n 's/^name:[[:space:]]*\([^[:space:]#]*\).*/\1/p' compose.dev.yml)
 export HOST_UID=${HOST_UID:-$(id -u)} HOST_GID=${HOST_GID:-$(id -g)}
 
 # The specs of the rename itself, in the dev image (built by make lint).
