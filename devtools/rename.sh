@@ -11,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The rename rewrites this script too: bash must have read all of it before.
+# The rename rewrites this script too: bash reads a script as it runs it,
+# so all of it is in main, and the line that calls main also exits.
 main() {
 	usage="usage: make rename MODULE=example.com/acme/notes NAME=notes"
 	if (($# != 2)) || [[ -z "$1" || -z "$2" ]]; then
@@ -45,5 +46,4 @@ main() {
 		echo "rename: staged; review with git diff --staged, then commit. Then make test."
 	fi
 }
-main "$@"
-exit
+main "$@"; exit
