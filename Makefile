@@ -162,7 +162,7 @@ rename: ## Give the tree your module path and name: make rename MODULE=example.c
 	@bash devtools/rename.sh "$(MODULE)" "$(NAME)"
 
 .PHONY: rename-check
-rename-check: ## Rename a fresh copy at random; it must pass lint, test, docs-check and keep no old name
+rename-check: ## Rename a fresh copy at random; it must pass lint, test, docs-check, k8s-check and keep no old name
 	@bash devtools/rename-check.sh
 
 ##@ Release

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # make rename-check: prove make rename on a fresh copy of HEAD. The copy
-# gets a random module path and name, then passes make lint, make test and
-# make docs-check under its own compose projects, ports and images; after
-# that git grep finds neither the old module path nor the old name, in any
-# spelling, outside the allow-list below. The copy sits beside this
+# gets a random module path and name, then passes make lint, make test,
+# make docs-check and make k8s-check (the renamed manifests) under its own
+# compose projects, ports and images; after that git grep finds neither
+# the old module path nor the old name, in any spelling, outside the
+# allow-list below. The copy sits beside this
 # checkout, so ../shared resolves as it does here. It is removed at the
 # end with its containers, images and volumes, however the check ends.
 #
@@ -104,6 +105,8 @@ make test
 step "make test"
 make docs-check
 step "make docs-check"
+make k8s-check >/dev/null
+step "make k8s-check"
 again=$(make rename MODULE="$module" NAME="$name")
 if [[ "$again" != *"nothing to do"* || -n "$(git status --porcelain)" ]]; then
 	echo "rename-check: make rename run again changed the tree: $again" >&2
