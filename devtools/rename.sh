@@ -34,13 +34,19 @@ main() {
 		exit 1
 	fi
 
-	export HOST_UID=${HOST_UID:-$(id -u)} HOST_GID=${HOST_GID:-$(id -g)}
-	compose=(docker compose -p "${PROJECT:-twitter-api}" -f compose.dev.yml)
-	for v in "twitter-api-gomod-$HOST_UID" "twitter-api-gocache-$HOST_UID"; do
+	# The dev image has the toolchain; build it when missing. docker run, not
+	# compose run: no network or volume of the old project is left behind.
+	uid=${HOST_UID:-$(id -u)} gid=${HOST_GID:-$(id -g)}
+	image=${DEV_IMAGE:-twitter-api-dev}
+	if ! docker image inspect "$image" >/dev/null 2>&1; then
+		HOST_UID=$uid HOST_GID=$gid docker compose -p "${PROJECT:-twitter-api}" -f compose.dev.yml build migrate
+	fi
+	for v in "twitter-api-gomod-$uid" "twitter-api-gocache-$uid"; do
 		docker volume inspect "$v" >/dev/null 2>&1 || docker volume create "$v" >/dev/null
 	done
-	git ls-files -z | "${compose[@]}" run --rm --no-deps -T migrate \
-		go -C devtools/rename run . -root /src -module "$module" -name "$name"
+	git ls-files -z | docker run --rm -i -u "$uid:$gid" -v "$PWD:/src" -w /src \
+		-v "twitter-api-gomod-$uid:/go/pkg/mod" -v "twitter-api-gocache-$uid:/cache" \
+		"$image" go -C devtools/rename run . -root /src -module "$module" -name "$name"
 	git add --all
 	if ! git diff --staged --quiet; then
 		echo "rename: staged; review with git diff --staged, then commit. Then make test."
