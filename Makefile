@@ -155,6 +155,16 @@ lint: ## gofmt, go vet and go mod tidy checks
 	$(ensure-volumes)
 	$(TOOL) sh devtools/lint.sh
 
+##@ Your own service
+
+.PHONY: rename
+rename: ## Give the tree your module path and name: make rename MODULE=example.com/acme/notes NAME=notes
+	@bash devtools/rename.sh "$(MODULE)" "$(NAME)"
+
+.PHONY: rename-check
+rename-check: ## Rename a fresh copy at random; it must pass lint, test, docs-check, k8s-check and keep no old name
+	@bash devtools/rename-check.sh
+
 ##@ Release
 
 .PHONY: image

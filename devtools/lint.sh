@@ -13,5 +13,7 @@ go mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; statu
 # devtools/contract is a module of its own (it keeps kin-openapi out of go.mod).
 (cd devtools/contract && go vet ./... && go mod tidy -diff) ||
 	{ echo "devtools/contract: vet or go mod tidy failed"; status=1; }
+(cd devtools/rename && go vet ./... && go mod tidy -diff) ||
+	{ echo "devtools/rename: vet or go mod tidy failed"; status=1; }
 [ "$status" -eq 0 ] && echo "lint: ok"
 exit "$status"
