@@ -116,9 +116,9 @@ migrate: ## Apply pending migrations
 	$(DEV) run --rm migrate
 
 .PHONY: rollback
-rollback: ## Roll back the last applied group of migrations
+rollback: ## Roll back the newest applied migration (FORCE=1 even if it drops rows)
 	$(ensure-volumes)
-	$(DEV) run --rm migrate go run ./app/cmd/api migrate down
+	$(DEV) run --rm migrate go run ./app/cmd/api migrate down $(if $(FORCE),--force)
 
 .PHONY: migrate-status
 migrate-status: ## List migrations and whether each is applied

@@ -176,7 +176,7 @@ var _ = Describe("schema-aware readiness", func() {
 		applied, err := m.Up(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(applied).To(Equal(all))
-		_, err = m.Down(ctx)
+		_, err = m.Down(ctx, migrations.DownOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		pending, err := m.Pending(ctx)
 		Expect(err).NotTo(HaveOccurred())

@@ -13,10 +13,7 @@ var NewFromFS = newFromFS
 // LockKey is the advisory lock migrations run under.
 const LockKey = lockKey
 
-var (
-	createTable = regexp.MustCompile(`(?i)\bCREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"?([a-z_][a-z0-9_]*)`)
-	dropTable   = regexp.MustCompile(`(?i)\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?"?([a-z_][a-z0-9_]*)`)
-)
+var createTable = regexp.MustCompile(`(?i)\bCREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"?([a-z_][a-z0-9_]*)`)
 
 // CreatedTables reads the embedded up migrations, oldest first, and returns
 // the tables they leave behind: created and not dropped again.
@@ -32,7 +29,7 @@ func CreatedTables() []string {
 		if err != nil {
 			panic(err)
 		}
-		sql := stripComments(string(b))
+		sql := StripComments(string(b))
 		for _, m := range createTable.FindAllStringSubmatch(sql, -1) {
 			tables = append(tables, strings.ToLower(m[1]))
 		}
@@ -41,14 +38,4 @@ func CreatedTables() []string {
 		}
 	}
 	return tables
-}
-
-func stripComments(sql string) string {
-	lines := strings.Split(sql, "\n")
-	for i, l := range lines {
-		if j := strings.Index(l, "--"); j >= 0 {
-			lines[i] = l[:j]
-		}
-	}
-	return strings.Join(lines, "\n")
 }

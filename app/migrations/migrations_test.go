@@ -76,11 +76,44 @@ var _ = Describe("Migrator", func() {
 		Expect(tables(ctx)).To(ConsistOf(created))
 		Expect(m.Up(ctx)).To(BeEmpty())
 
-		Expect(m.Down(ctx)).To(Equal(reversed(all)))
+		for _, name := range reversed(all) {
+			Expect(m.Down(ctx, migrations.DownOptions{})).To(Equal(name), "one migration at a time, newest first")
+		}
 		Expect(tables(ctx)).To(BeEmpty())
+		Expect(m.Down(ctx, migrations.DownOptions{})).To(BeEmpty(), "nothing left to roll back")
 
 		Expect(m.Up(ctx)).To(Equal(all))
 		Expect(tables(ctx)).To(ConsistOf(created))
+	})
+
+	It("rolls back only the newest migration of a first deploy, which applied all in one group", func(ctx SpecContext) {
+		Expect(m.Up(ctx)).To(Equal(all))
+		Expect(m.Down(ctx, migrations.DownOptions{})).To(Equal(all[len(all)-1]))
+		Expect(m.Pending(ctx)).To(Equal(all[len(all)-1:]))
+		Expect(tables(ctx)).To(ContainElements("users", "tweets"), "the older migrations stay applied")
+	})
+
+	It("refuses to roll back a migration that drops a table holding rows, unless forced", func(ctx SpecContext) {
+		notes := fstest.MapFS{
+			"1_notes.tx.up.sql":   {Data: []byte("CREATE TABLE notes (id int);")},
+			"1_notes.tx.down.sql": {Data: []byte("-- DROP TABLE users; is only a comment\nDROP TABLE notes;")},
+		}
+		nm, err := migrations.NewFromFS(db.DB, notes)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(nm.Up(ctx)).To(Equal([]string{"1_notes"}))
+		Expect(nm.Down(ctx, migrations.DownOptions{})).To(Equal("1_notes"), "an empty table may go")
+
+		Expect(nm.Up(ctx)).To(Equal([]string{"1_notes"}))
+		_, err = db.ExecContext(ctx, "INSERT INTO notes VALUES (1)")
+		Expect(err).NotTo(HaveOccurred())
+		_, err = nm.Down(ctx, migrations.DownOptions{})
+		Expect(err).To(MatchError(migrations.ErrDropsRows))
+		Expect(err).To(MatchError(ContainSubstring("1_notes drops table notes")))
+		Expect(tables(ctx)).To(ContainElement("notes"), "nothing was rolled back")
+		Expect(nm.Pending(ctx)).To(BeEmpty())
+
+		Expect(nm.Down(ctx, migrations.DownOptions{Force: true})).To(Equal("1_notes"))
+		Expect(tables(ctx)).NotTo(ContainElement("notes"))
 	})
 
 	It("reports each migration's status", func(ctx SpecContext) {
@@ -234,9 +267,9 @@ var _ = Describe("Migrator", func() {
 		By("a migration rolled back is pending again, and Up waits for the lock to apply it")
 		_, err = other.Exec(ctx, "SELECT pg_advisory_unlock($1)", migrations.LockKey)
 		Expect(err).NotTo(HaveOccurred())
-		rolled, err := m.Down(ctx)
+		rolled, err := m.Down(ctx, migrations.DownOptions{})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(m.Pending(ctx)).To(Equal(reversed(rolled)))
+		Expect(m.Pending(ctx)).To(Equal([]string{rolled}))
 		_, err = other.Exec(ctx, "SELECT pg_advisory_lock($1)", migrations.LockKey)
 		Expect(err).NotTo(HaveOccurred())
 		shorter, cancel2 := context.WithTimeout(ctx, 300*time.Millisecond)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"syscall"
 	"text/tabwriter"
@@ -33,7 +34,7 @@ const usage = `usage: api [command]
 commands:
   serve                   serve the HTTP API (default)
   migrate up              apply pending migrations
-  migrate down            roll back the last applied group
+  migrate down [--force]  roll back the newest applied migration; --force even if it drops rows
   migrate status          list migrations and whether they are applied
   migrate create NAME     write an empty up/down SQL pair into MIGRATIONS_DIR (default app/migrations)
   healthcheck             exit 0 when the local server answers GET /healthz
@@ -217,10 +218,18 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		report(stdout, "applied", names)
 		return err
 	case "down":
-		names, err := m.Down(ctx)
-		report(stdout, "rolled back", names)
+		force := slices.Equal(args[1:], []string{"--force"})
+		if !force && len(args) > 1 {
+			return fmt.Errorf("migrate down: unknown arguments %q: want nothing or --force", args[1:])
+		}
+		name, err := m.Down(ctx, migrations.DownOptions{Force: force})
+		if name == "" {
+			report(stdout, "rolled back", nil)
+		} else {
+			report(stdout, "rolled back", []string{name})
+		}
 		return err
-	case "status":
+	default: // status, the only subcommand left
 		list, err := m.Status(ctx)
 		if err != nil {
 			return err
@@ -236,7 +245,6 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return tw.Flush()
 	}
-	return fmt.Errorf("migrate: unknown subcommand %q: want up, down, status or create NAME", args[0])
 }
 
 func report(w io.Writer, verb string, names []string) {

@@ -439,10 +439,12 @@ var _ = Describe("migrate", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(out).To(Equal("nothing applied\n"))
 
-		By("down: the group, newest first")
-		out, err = runNow(e, "migrate", "down")
-		Expect(err).NotTo(HaveOccurred())
-		Expect(out).To(Equal(report("rolled back", newestFirst)))
+		By("down: one migration at a time, newest first, the last even after a first deploy")
+		for _, name := range newestFirst {
+			out, err = runNow(e, "migrate", "down")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(out).To(Equal(report("rolled back", []string{name})))
+		}
 		Expect(exists("users")).To(BeFalse())
 		Expect(exists("tweets")).To(BeFalse())
 
@@ -464,6 +466,13 @@ var _ = Describe("migrate", func() {
 		r := do(client, http.MethodPost, s.base+"/tweets", `{"text":"on a fresh schema"}`)
 		Expect(r.status).To(Equal(http.StatusCreated), "response: %s", r)
 		s.stop()
+
+		By("down takes --force and nothing else")
+		_, err = runNow(e, "migrate", "down", "now")
+		Expect(err).To(MatchError(ContainSubstring("want nothing or --force")))
+		out, err = runNow(e, "migrate", "down", "--force")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(Equal(report("rolled back", newestFirst[:1])))
 	})
 
 	It("works with a pool of one connection, though the lock holds one", func(ctx SpecContext) {
