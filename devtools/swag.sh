@@ -4,7 +4,34 @@
 set -eu
 if command -v swag >/dev/null 2>&1; then swag=swag; else swag="go tool swag"; fi
 out="${OUT:-docs}"
-$swag init --quiet --dir app/httpapi --generalInfo api.go --parseInternal \
+
+# Every operation can answer these, whatever its handler does: the server and
+# the middleware give them before or around any handler. They are written
+# here once; a handler annotates only its own statuses, and one that
+# annotates one of these keeps its own text. swag reads a copy of the
+# package with the missing lines added before each @Router.
+src=$(mktemp -d)
+trap 'rm -rf "$src"' EXIT
+for f in app/httpapi/*.go; do
+	case $f in *_test.go) continue ;; esac
+	perl -ne '
+		BEGIN {
+			%common = (
+				408 => "Body not received in time (HTTP_READ_TIMEOUT)",
+				413 => "Body over its limit (on any method)",
+				431 => "Request line and headers too large",
+				503 => "Database unavailable, overloaded, timed out or shutting down",
+			);
+		}
+		$seen{$1} = 1 if m{^//\s*\@(?:Success|Failure)\s+(\d+)};
+		if (m{^//\s*\@Router}) {
+			print "//\t\@Failure\t$_\t{object}\tproblem\t\"$common{$_}\"\n" for grep { !$seen{$_} } sort keys %common;
+			%seen = ();
+		}
+		print;
+	' "$f" >"$src/${f##*/}"
+done
+$swag init --quiet --dir "$src" --generalInfo api.go --parseInternal \
 	--outputTypes go,json,yaml --output "$out"
 
 # Optional security is an empty requirement, [{}, {"APIKey": []}], which swag

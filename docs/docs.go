@@ -48,13 +48,13 @@ const docTemplate = `{
                         }
                     },
                     "408": {
-                        "description": "Body not received in time",
+                        "description": "Body not received in time (HTTP_READ_TIMEOUT)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
                     },
                     "413": {
-                        "description": "Body over 1 MiB (any method)",
+                        "description": "Body over its limit (on any method)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -99,13 +99,13 @@ const docTemplate = `{
                         }
                     },
                     "408": {
-                        "description": "Body not received in time",
+                        "description": "Body not received in time (HTTP_READ_TIMEOUT)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
                     },
                     "413": {
-                        "description": "Body over 1 MiB (any method)",
+                        "description": "Body over its limit (on any method)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -149,13 +149,13 @@ const docTemplate = `{
                         }
                     },
                     "408": {
-                        "description": "Body not received in time",
+                        "description": "Body not received in time (HTTP_READ_TIMEOUT)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
                     },
                     "413": {
-                        "description": "Body over 1 MiB (any method)",
+                        "description": "Body over its limit (on any method)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -200,13 +200,13 @@ const docTemplate = `{
                         }
                     },
                     "408": {
-                        "description": "Body not received in time",
+                        "description": "Body not received in time (HTTP_READ_TIMEOUT)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
                     },
                     "413": {
-                        "description": "Body over 1 MiB (any method)",
+                        "description": "Body over its limit (on any method)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -278,13 +278,13 @@ const docTemplate = `{
                         }
                     },
                     "408": {
-                        "description": "Body not received in time",
+                        "description": "Body not received in time (HTTP_READ_TIMEOUT)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
                     },
                     "413": {
-                        "description": "Body over 1 MiB (any method)",
+                        "description": "Body over its limit (on any method)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -365,13 +365,13 @@ const docTemplate = `{
                         }
                     },
                     "408": {
-                        "description": "Body not received in time",
+                        "description": "Body not received in time (HTTP_READ_TIMEOUT)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
                     },
                     "413": {
-                        "description": "Body over 1 MiB",
+                        "description": "Body over its limit (on any method)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -443,13 +443,13 @@ const docTemplate = `{
                         }
                     },
                     "408": {
-                        "description": "Body not received in time",
+                        "description": "Body not received in time (HTTP_READ_TIMEOUT)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
                     },
                     "413": {
-                        "description": "Body over 1 MiB (any method)",
+                        "description": "Body over its limit (on any method)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -523,13 +523,13 @@ const docTemplate = `{
                         }
                     },
                     "408": {
-                        "description": "Body not received in time",
+                        "description": "Body not received in time (HTTP_READ_TIMEOUT)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
                     },
                     "413": {
-                        "description": "Body over 1 MiB",
+                        "description": "Body over its limit (on any method)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -618,13 +618,13 @@ const docTemplate = `{
                         }
                     },
                     "408": {
-                        "description": "Body not received in time",
+                        "description": "Body not received in time (HTTP_READ_TIMEOUT)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
                     },
                     "413": {
-                        "description": "Body over 1 MiB",
+                        "description": "Body over its limit (on any method)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -705,7 +705,7 @@ const docTemplate = `{
                         }
                     },
                     "408": {
-                        "description": "Body not received in time",
+                        "description": "Body not received in time (HTTP_READ_TIMEOUT)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -717,7 +717,7 @@ const docTemplate = `{
                         }
                     },
                     "413": {
-                        "description": "Body over 1 MiB",
+                        "description": "Body over its limit (on any method)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -790,13 +790,13 @@ const docTemplate = `{
                         }
                     },
                     "408": {
-                        "description": "Body not received in time",
+                        "description": "Body not received in time (HTTP_READ_TIMEOUT)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
                     },
                     "413": {
-                        "description": "Body over 1 MiB (any method)",
+                        "description": "Body over its limit (on any method)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -869,13 +869,13 @@ const docTemplate = `{
                         }
                     },
                     "408": {
-                        "description": "Body not received in time",
+                        "description": "Body not received in time (HTTP_READ_TIMEOUT)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
                     },
                     "413": {
-                        "description": "Body over 1 MiB (any method)",
+                        "description": "Body over its limit (on any method)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -964,13 +964,13 @@ const docTemplate = `{
                         }
                     },
                     "408": {
-                        "description": "Body not received in time",
+                        "description": "Body not received in time (HTTP_READ_TIMEOUT)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
                     },
                     "413": {
-                        "description": "Body over 1 MiB",
+                        "description": "Body over its limit (on any method)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -1051,7 +1051,7 @@ const docTemplate = `{
                         }
                     },
                     "408": {
-                        "description": "Body not received in time",
+                        "description": "Body not received in time (HTTP_READ_TIMEOUT)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -1063,7 +1063,7 @@ const docTemplate = `{
                         }
                     },
                     "413": {
-                        "description": "Body over 1 MiB (any method)",
+                        "description": "Body over its limit (on any method)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -1149,13 +1149,13 @@ const docTemplate = `{
                         }
                     },
                     "408": {
-                        "description": "Body not received in time",
+                        "description": "Body not received in time (HTTP_READ_TIMEOUT)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
                     },
                     "413": {
-                        "description": "Body over 1 MiB (any method)",
+                        "description": "Body over its limit (on any method)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }

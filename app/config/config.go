@@ -24,7 +24,7 @@ type Config struct {
 	DBConnMaxIdleTime time.Duration
 
 	// RequestTimeout is one request's whole budget: authentication, every
-	// query and the transaction share it.
+	// query share it.
 	RequestTimeout   time.Duration
 	HTTPReadTimeout  time.Duration
 	HTTPWriteTimeout time.Duration

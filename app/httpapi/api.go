@@ -110,7 +110,7 @@ func New(d Deps) *fiber.App {
 		DisableStartupMessage: true,
 	})
 	// The body is read first: the request's budget covers its work
-	// (authentication, queries, the transaction), not the client's upload,
+	// (authentication and its queries), not the client's upload,
 	// which HTTP_READ_TIMEOUT bounds.
 	app.Use(requestID(), closeWhenDraining(d.Draining), accessLog(d.Logger, errHandler), recoverPanics(d.Logger),
 		bufferBody(d.Context, d.RequestTimeout, semaphore.NewWeighted(BodyBudgetBytes), MaxBodyBytes, readBodyBytes),

@@ -22,9 +22,6 @@ const readyTimeout = time.Second
 //	@Success	302
 //	@Header		302	{string}	Location	"/swagger/index.html"
 //	@Failure	400	{object}	problem	"Body shorter than its Content-Length"
-//	@Failure	408	{object}	problem	"Body not received in time"
-//	@Failure	413	{object}	problem	"Body over 1 MiB (any method)"
-//	@Failure	431	{object}	problem	"Request line and headers too large"
 //	@Failure	503	{object}	problem	"Overloaded, timed out or shutting down"
 //	@Router		/ [get]
 func handleRoot() fiber.Handler {
@@ -40,9 +37,6 @@ func handleRoot() fiber.Handler {
 //	@Produce	plain,application/problem+json
 //	@Success	200	{string}	string	"Goodbye World!"
 //	@Failure	400	{object}	problem	"Body shorter than its Content-Length"
-//	@Failure	408	{object}	problem	"Body not received in time"
-//	@Failure	413	{object}	problem	"Body over 1 MiB (any method)"
-//	@Failure	431	{object}	problem	"Request line and headers too large"
 //	@Failure	503	{object}	problem	"Overloaded, timed out or shutting down"
 //	@Router		/hello [get]
 func handleHello() fiber.Handler {
@@ -59,9 +53,6 @@ func handleHello() fiber.Handler {
 //	@Produce		json,application/problem+json
 //	@Success		200	{object}	healthResponse
 //	@Failure		400	{object}	problem	"Body shorter than its Content-Length"
-//	@Failure		408	{object}	problem	"Body not received in time"
-//	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
-//	@Failure		431	{object}	problem	"Request line and headers too large"
 //	@Failure		503	{object}	problem	"Overloaded, timed out or shutting down"
 //	@Router			/healthz [get]
 func handleHealthz(version string, startedAt time.Time) fiber.Handler {
@@ -81,9 +72,6 @@ func handleHealthz(version string, startedAt time.Time) fiber.Handler {
 //	@Produce		json,application/problem+json
 //	@Success		200	{object}	readyResponse
 //	@Failure		400	{object}	problem	"Body shorter than its Content-Length"
-//	@Failure		408	{object}	problem	"Body not received in time"
-//	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
-//	@Failure		431	{object}	problem	"Request line and headers too large"
 //	@Failure		503	{object}	problem	"Database unavailable or without this version's migrations, overloaded, timed out or shutting down"
 //	@Router			/readyz [get]
 func handleReadyz(ready Readiness, draining <-chan struct{}) fiber.Handler {

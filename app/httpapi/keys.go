@@ -30,12 +30,8 @@ const (
 //	@Failure		400		{object}	problem	"Malformed id or JSON"
 //	@Failure		401		{object}	problem	"Missing, unknown or expired API key"
 //	@Failure		403		{object}	problem	"Another user's account"
-//	@Failure		408		{object}	problem	"Body not received in time"
-//	@Failure		413		{object}	problem	"Body over 1 MiB"
 //	@Failure		415		{object}	problem	"Not JSON"
 //	@Failure		422		{object}	problem	"Unknown value of previous_keys"
-//	@Failure		431		{object}	problem	"Request line and headers too large"
-//	@Failure		503		{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/users/{id}/keys [post]
 func handleRotateKey(users twitter.UserService, overlap time.Duration) actorHandler {
 	return func(c *fiber.Ctx, actor *twitter.User) error {
@@ -105,11 +101,7 @@ func decodeKeyRequest(c *fiber.Ctx) (revoke bool, err error) {
 //	@Failure		400	{object}	problem	"Malformed id"
 //	@Failure		401	{object}	problem	"Missing, unknown or expired API key"
 //	@Failure		403	{object}	problem	"Another user's account"
-//	@Failure		408	{object}	problem	"Body not received in time"
 //	@Failure		409	{object}	problem	"The key is the account's current one"
-//	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
-//	@Failure		431	{object}	problem	"Request line and headers too large"
-//	@Failure		503	{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/users/{id}/keys/current [delete]
 func handleRevokeKey(users twitter.UserService) actorHandler {
 	return actOnAccount(func(c *fiber.Ctx, id int64) error {

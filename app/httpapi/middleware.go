@@ -117,8 +117,7 @@ func recoverPanics(log *slog.Logger) fiber.Handler {
 }
 
 // requestContext gives each request one context with one deadline, timeout
-// after it starts: authentication, every query and the transaction share
-// it. It descends from parent, so cancelling parent aborts the request.
+// after it starts: authentication and every query share it. It descends from parent, so cancelling parent aborts the request.
 func requestContext(parent context.Context, timeout time.Duration) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx, cancel := context.WithTimeout(parent, timeout)

@@ -20,11 +20,7 @@ import (
 //	@Success		200			{array}		tweetResponse
 //	@Header			200			{string}	Link	"<...>; rel=\"next\" when another page exists"
 //	@Failure		400			{object}	problem	"Non-numeric parameter"
-//	@Failure		408	{object}	problem	"Body not received in time"
-//	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
 //	@Failure		422			{object}	problem	"Parameter out of range"
-//	@Failure		431	{object}	problem	"Request line and headers too large"
-//	@Failure		503			{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/tweets [get]
 func handleListTweets(tweets twitter.TweetService) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -53,11 +49,7 @@ func handleListTweets(tweets twitter.TweetService) fiber.Handler {
 //	@Header			200			{string}	Link	"<...>; rel=\"next\" when another page exists"
 //	@Failure		400			{object}	problem	"Malformed id or parameter"
 //	@Failure		404			{object}	problem	"No such user"
-//	@Failure		408	{object}	problem	"Body not received in time"
-//	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
 //	@Failure		422			{object}	problem	"Parameter out of range"
-//	@Failure		431	{object}	problem	"Request line and headers too large"
-//	@Failure		503			{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/users/{id}/tweets [get]
 func handleListUserTweets(tweets twitter.TweetService) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -98,12 +90,8 @@ func sendPage(c *fiber.Ctx, page twitter.Page, list []twitter.Tweet, more bool) 
 //	@Header			201		{string}	Location	"/tweets/{id}"
 //	@Failure		400		{object}	problem	"Malformed JSON"
 //	@Failure		401		{object}	problem	"Unknown API key"
-//	@Failure		408	{object}	problem	"Body not received in time"
-//	@Failure		413		{object}	problem	"Body over 1 MiB"
 //	@Failure		415		{object}	problem	"Not JSON"
 //	@Failure		422		{object}	problem	"Invalid text"
-//	@Failure		431	{object}	problem	"Request line and headers too large"
-//	@Failure		503		{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/tweets [post]
 func handleCreateTweet(tweets twitter.TweetService) actorHandler {
 	return func(c *fiber.Ctx, actor *twitter.User) error {
@@ -129,10 +117,6 @@ func handleCreateTweet(tweets twitter.TweetService) actorHandler {
 //	@Success	200	{object}	tweetResponse
 //	@Failure	400	{object}	problem	"Malformed id"
 //	@Failure	404	{object}	problem	"No such tweet"
-//	@Failure	408	{object}	problem	"Body not received in time"
-//	@Failure	413	{object}	problem	"Body over 1 MiB (any method)"
-//	@Failure	431	{object}	problem	"Request line and headers too large"
-//	@Failure	503	{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router		/tweets/{id} [get]
 func handleGetTweet(tweets twitter.TweetService) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -164,12 +148,8 @@ func handleGetTweet(tweets twitter.TweetService) fiber.Handler {
 //	@Failure		401		{object}	problem	"Missing or unknown API key"
 //	@Failure		403		{object}	problem	"Another user's tweet"
 //	@Failure		404		{object}	problem	"No such tweet"
-//	@Failure		408	{object}	problem	"Body not received in time"
-//	@Failure		413		{object}	problem	"Body over 1 MiB"
 //	@Failure		415		{object}	problem	"Not JSON"
 //	@Failure		422		{object}	problem	"Invalid text"
-//	@Failure		431	{object}	problem	"Request line and headers too large"
-//	@Failure		503		{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/tweets/{id} [patch]
 func handleUpdateTweet(tweets twitter.TweetService) actorHandler {
 	return func(c *fiber.Ctx, actor *twitter.User) error {
@@ -203,10 +183,6 @@ func handleUpdateTweet(tweets twitter.TweetService) actorHandler {
 //	@Failure		401	{object}	problem	"Missing or unknown API key"
 //	@Failure		403	{object}	problem	"Another user's tweet"
 //	@Failure		404	{object}	problem	"No such tweet"
-//	@Failure		408	{object}	problem	"Body not received in time"
-//	@Failure		413	{object}	problem	"Body over 1 MiB"
-//	@Failure		431	{object}	problem	"Request line and headers too large"
-//	@Failure		503	{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/tweets/{id} [delete]
 func handleDeleteTweet(tweets twitter.TweetService) actorHandler {
 	return actOnTweet(tweets.Delete)

@@ -21,13 +21,9 @@ import (
 //	@Header			201		{string}	Location		"/users/{id}"
 //	@Header			201		{string}	Cache-Control	"no-store: the response holds the only copy of the API key"
 //	@Failure		400		{object}	problem	"Malformed JSON"
-//	@Failure		408	{object}	problem	"Body not received in time"
 //	@Failure		409		{object}	problem	"Username or email taken"
-//	@Failure		413		{object}	problem	"Body over 1 MiB"
 //	@Failure		415		{object}	problem	"Not JSON"
 //	@Failure		422		{object}	problem	"Invalid username or email"
-//	@Failure		431	{object}	problem	"Request line and headers too large"
-//	@Failure		503		{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/users [post]
 func handleCreateUser(users twitter.UserService) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -75,10 +71,6 @@ func handleCreateUser(users twitter.UserService) fiber.Handler {
 //	@Success		200	{object}	userResponse
 //	@Failure		400	{object}	problem	"Malformed id"
 //	@Failure		404	{object}	problem	"No such user"
-//	@Failure		408	{object}	problem	"Body not received in time"
-//	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
-//	@Failure		431	{object}	problem	"Request line and headers too large"
-//	@Failure		503	{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/users/{id} [get]
 func handleGetUser(users twitter.UserService) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -107,10 +99,6 @@ func handleGetUser(users twitter.UserService) fiber.Handler {
 //	@Failure		401	{object}	problem	"Missing, unknown or expired API key"
 //	@Failure		403	{object}	problem	"Another user's account"
 //	@Failure		404	{object}	problem	"Deleted meanwhile"
-//	@Failure		408	{object}	problem	"Body not received in time"
-//	@Failure		413	{object}	problem	"Body over 1 MiB (any method)"
-//	@Failure		431	{object}	problem	"Request line and headers too large"
-//	@Failure		503	{object}	problem	"Database unavailable, overloaded, timed out or shutting down"
 //	@Router			/users/{id} [delete]
 func handleDeleteUser(users twitter.UserService) actorHandler {
 	return actOnAccount(func(c *fiber.Ctx, id int64) error {
