@@ -4,6 +4,7 @@ go 1.27
 
 require (
 	github.com/go-delve/delve v1.27.2
+	github.com/go-json-experiment/json v1.27.2
 	github.com/gofiber/fiber/v2 v2.52.15
 	github.com/gofiber/swagger v1.1.1
 	github.com/jackc/pgx/v5 v5.13.0

@@ -99,6 +99,8 @@ func New(d Deps) *fiber.App {
 	app := fiber.New(fiber.Config{
 		AppName:      "twitter-api",
 		ErrorHandler: errHandler,
+		JSONEncoder:  encodeJSON,
+		JSONDecoder:  decodeJSONValue,
 		// Bodies are streamed: bufferBody reads them within the body budget
 		// instead of fasthttp buffering each in full before any handler runs.
 		StreamRequestBody:     true,

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
 
@@ -32,14 +34,27 @@ type authorResponse = struct {
 	Username string `json:"username" example:"ada_lovelace" minLength:"1" validate:"required"`
 }
 
-// newTweetResponse is the documented shape of a tweet; appendTweet writes
-// the same bytes without building it.
+// newTweetResponse is the documented shape of a tweet, the one encoded.
 func newTweetResponse(t twitter.Tweet) tweetResponse {
 	r := tweetResponse{ID: t.ID, Text: t.Text, CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()}
 	if t.Author != nil {
 		r.User = &authorResponse{ID: t.Author.ID, Username: t.Author.Username}
 	}
 	return r
+}
+
+// sendTweet writes one tweet with status.
+func sendTweet(c *fiber.Ctx, status int, t twitter.Tweet) error {
+	return c.Status(status).JSON(newTweetResponse(t))
+}
+
+// sendTweets writes a JSON array of tweets: [] when there are none.
+func sendTweets(c *fiber.Ctx, ts []twitter.Tweet) error {
+	out := make([]tweetResponse, len(ts))
+	for i, t := range ts {
+		out[i] = newTweetResponse(t)
+	}
+	return c.JSON(out)
 }
 
 // userRequest is the body of POST /users.
