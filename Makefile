@@ -155,6 +155,15 @@ lint: ## gofmt, go vet and go mod tidy checks
 	$(ensure-volumes)
 	$(TOOL) sh devtools/lint.sh
 
+# Each checks that two things written apart still agree, so whatever a change
+# forgets to update fails here, in seconds, before make test.
+.PHONY: check
+check: ## Every drift check: lint, docs-check and Postman coverage of every operation
+	@$(MAKE) lint
+	@$(MAKE) docs-check
+	@docker build -q -t twitter-api-newman devtools/newman >/dev/null
+	docker run --rm -v "$$PWD:/src:ro" -w /src twitter-api-newman node devtools/postman-coverage.mjs
+
 ##@ Your own service
 
 .PHONY: rename
