@@ -47,6 +47,9 @@ type Config struct {
 	// APIKeyOverlap is how long the previous keys of a user keep working
 	// after a new key is issued, unless the request revokes them at once.
 	APIKeyOverlap time.Duration
+
+	// MaxBodyBytes bounds each JSON request body.
+	MaxBodyBytes int
 }
 
 // DefaultShutdownGrace is SHUTDOWN_GRACE when unset: the stop grace period of
@@ -86,6 +89,8 @@ func Load(getenv func(string) string) (Config, error) {
 		MigrationStatementTimeout: r.duration("MIGRATION_STATEMENT_TIMEOUT", time.Minute),
 
 		APIKeyOverlap: r.duration("API_KEY_OVERLAP", 24*time.Hour),
+
+		MaxBodyBytes: r.int("MAX_BODY_BYTES", 16<<10, 1<<10, 1<<20),
 	}
 	// Idle equals open unless set: fewer idle than open closes connections
 	// under load that the next request must reopen.

@@ -35,6 +35,7 @@ var _ = Describe("Load", func() {
 		Expect(c.MigrationLockTimeout).To(Equal(5 * time.Second))
 		Expect(c.MigrationStatementTimeout).To(Equal(time.Minute))
 		Expect(c.APIKeyOverlap).To(Equal(24 * time.Hour))
+		Expect(c.MaxBodyBytes).To(Equal(16 << 10))
 	})
 
 	It("reads every variable", func() {
@@ -45,6 +46,7 @@ var _ = Describe("Load", func() {
 			"REQUEST_TIMEOUT":       "250ms", "HTTP_READ_TIMEOUT": "1s", "HTTP_WRITE_TIMEOUT": "2s",
 			"HTTP_IDLE_TIMEOUT": "3s", "SHUTDOWN_DELAY": "500ms", "SHUTDOWN_TIMEOUT": "4s", "SHUTDOWN_GRACE": "6s",
 			"MIGRATION_LOCK_TIMEOUT": "3s", "MIGRATION_STATEMENT_TIMEOUT": "2m", "API_KEY_OVERLAP": "1h",
+			"MAX_BODY_BYTES": "4096",
 		}))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(c).To(Equal(config.Config{
@@ -54,7 +56,7 @@ var _ = Describe("Load", func() {
 			HTTPIdleTimeout: 3 * time.Second, ShutdownDelay: 500 * time.Millisecond, ShutdownTimeout: 4 * time.Second,
 			ShutdownGrace:        6 * time.Second,
 			MigrationLockTimeout: 3 * time.Second, MigrationStatementTimeout: 2 * time.Minute,
-			APIKeyOverlap: time.Hour,
+			APIKeyOverlap: time.Hour, MaxBodyBytes: 4096,
 		}))
 	})
 
@@ -92,6 +94,8 @@ var _ = Describe("Load", func() {
 		Entry("a zero stop grace", "SHUTDOWN_GRACE", "0s"),
 		Entry("a zero key overlap", "API_KEY_OVERLAP", "0s"),
 		Entry("a key overlap over 30 days", "API_KEY_OVERLAP", "721h"),
+		Entry("a body limit below 1 KiB", "MAX_BODY_BYTES", "1023"),
+		Entry("a body limit over 1 MiB", "MAX_BODY_BYTES", "1048577"),
 	)
 
 	It("takes longer delays and drains when SHUTDOWN_GRACE grants the time, and checks them against it", func() {

@@ -25,19 +25,25 @@ import (
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
 
-// MaxBodyBytes bounds every request body.
-const MaxBodyBytes = 1 << 20
+// DefaultMaxBodyBytes bounds a JSON request body when Deps sets no
+// MaxBodyBytes: the largest legal body here is a few KB (280 characters of
+// 4-byte UTF-8, escaped, is under 3 KB).
+const DefaultMaxBodyBytes = 16 << 10
+
+// MaxMaxBodyBytes is the largest MaxBodyBytes allowed.
+const MaxMaxBodyBytes = 1 << 20
 
 // readBodyBytes is how much of a refused body the server reads, and
 // discards, before it stops listening. Refusing a body it has read lets the
 // 413 reach the client; refusing one mid-upload closes the connection, and a
-// client still sending may see a reset instead of the answer.
-const readBodyBytes = 8 * MaxBodyBytes
+// client still sending may see a reset instead of the answer. Discarded
+// bytes are never held.
+const readBodyBytes = 8 << 20
 
 // BodyBudgetBytes bounds the request body bytes held in memory at once,
 // across all requests: a body waits for its share before it is read, so slow
 // or concurrent uploads cannot grow memory without bound.
-const BodyBudgetBytes = 16 * MaxBodyBytes
+const BodyBudgetBytes = 16 << 20
 
 // DefaultRequestTimeout is a request's budget when Deps sets none.
 const DefaultRequestTimeout = 5 * time.Second
@@ -73,6 +79,10 @@ type Deps struct {
 	// response asks the client to close its connection.
 	Draining <-chan struct{}
 
+	// MaxBodyBytes bounds each JSON request body (DefaultMaxBodyBytes
+	// when zero, at most MaxMaxBodyBytes).
+	MaxBodyBytes int
+
 	// APIKeyOverlap is how long a user's previous keys keep working after
 	// POST /users/{id}/keys, unless it revokes them at once.
 	APIKeyOverlap time.Duration
@@ -95,28 +105,42 @@ func New(d Deps) *fiber.App {
 	if d.APIKeyOverlap <= 0 {
 		d.APIKeyOverlap = DefaultAPIKeyOverlap
 	}
-	errHandler := errorHandler(d.Logger)
+	if d.MaxBodyBytes <= 0 {
+		d.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	d.MaxBodyBytes = min(d.MaxBodyBytes, MaxMaxBodyBytes)
+	routes := &routeTable{}
+	errHandler := errorHandler(d.Logger, routes)
 	app := fiber.New(fiber.Config{
 		AppName:      "twitter-api",
 		ErrorHandler: errHandler,
 		JSONEncoder:  encodeJSON,
 		JSONDecoder:  decodeJSONValue,
-		// Bodies are streamed: bufferBody reads them within the body budget
-		// instead of fasthttp buffering each in full before any handler runs.
-		StreamRequestBody:     true,
-		BodyLimit:             readBodyBytes,
-		ReadTimeout:           d.ReadTimeout,
-		WriteTimeout:          d.WriteTimeout,
-		IdleTimeout:           d.IdleTimeout,
-		CaseSensitive:         true,
-		DisableStartupMessage: true,
+		// Bodies are streamed: the routes that take one read it within the
+		// body budget instead of fasthttp buffering each in full before any
+		// handler runs. Multipart forms are not parsed ahead either: no
+		// route takes one, and they are refused unread (415).
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		BodyLimit:                    readBodyBytes,
+		ReadTimeout:                  d.ReadTimeout,
+		WriteTimeout:                 d.WriteTimeout,
+		IdleTimeout:                  d.IdleTimeout,
+		CaseSensitive:                true,
+		DisableStartupMessage:        true,
 	})
+	// fasthttp's own errors (a malformed request line, no Host) would
+	// otherwise quote the request's bytes, API key included.
+	app.Server().SecureErrorLogMessage = true
+	bodies := &bodyReader{parent: d.Context, wait: d.RequestTimeout,
+		budget: semaphore.NewWeighted(BodyBudgetBytes), discard: readBodyBytes}
 	// The body is read first: the request's budget covers its work
 	// (authentication and its queries), not the client's upload,
 	// which HTTP_READ_TIMEOUT bounds.
 	app.Use(requestID(), closeWhenDraining(d.Draining), accessLog(d.Logger, errHandler), recoverPanics(d.Logger),
-		bufferBody(d.Context, d.RequestTimeout, semaphore.NewWeighted(BodyBudgetBytes), MaxBodyBytes, readBodyBytes),
-		requestContext(d.Context, d.RequestTimeout))
-	addRoutes(app, d)
+		bodies.none(), requestContext(d.Context, d.RequestTimeout))
+	addRoutes(app, d, bodies)
+	routes.load(app)
+	refuseUnknownMethods(app, errHandler)
 	return app
 }

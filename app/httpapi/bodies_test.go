@@ -93,8 +93,18 @@ var _ = Describe("request bodies", func() {
 		Entry("true", `true`),
 		Entry("null", `null`),
 		Entry("a byte-order mark before the object", "\ufeff{\"text\":\"hello\"}"),
-		Entry("nesting deeper than the decoder allows", `{"text":`+strings.Repeat("[", 20000)+strings.Repeat("]", 20000)+`}`),
 	)
+
+	It("refuses nesting deeper than the decoder allows with a 400, under the largest body limit", func() {
+		a := httpapi.New(httpapi.Deps{Services: tdb.DB.Services(), Ready: readyOver(tdb.DB), MaxBodyBytes: httpapi.MaxMaxBodyBytes})
+		body := `{"text":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`
+		expectProblem(req(http.MethodPost, "/tweets").withJSON(body).on(a), http.StatusBadRequest)
+	})
+
+	It("refuses nesting as deep as 16 KiB allows as a wrong type, naming the field", func() {
+		body := `{"text":` + strings.Repeat("[", 8000) + strings.Repeat("]", 8000) + `}`
+		expectProblem(postJSON("/tweets", body), http.StatusUnprocessableEntity, "text")
+	})
 
 	It("an unknown field is a 422 naming that field, on every route", func() {
 		forEachRoute(func(name string, ep endpoint) {
@@ -120,7 +130,7 @@ var _ = Describe("request bodies", func() {
 			// 5 MiB of spaces inside a valid tweet: a few KiB compressed.
 			raw := []byte(`{"text":"bomb` + strings.Repeat(" ", 5<<20) + `"}`)
 			body := string(compress(raw))
-			Expect(len(body)).To(BeNumerically("<", httpapi.MaxBodyBytes))
+			Expect(len(body)).To(BeNumerically("<", httpapi.DefaultMaxBodyBytes))
 			before := stateOf()
 			r := req(http.MethodPost, "/tweets").withJSON(body).with("Content-Encoding", encoding).send()
 			p := expectProblem(r, http.StatusUnsupportedMediaType)
@@ -182,25 +192,25 @@ var _ = Describe("request bodies", func() {
 		Entry("in upper case", "Application/JSON"),
 	)
 
-	Describe("the 1 MiB body limit", func() {
+	Describe("the 16 KiB body limit", func() {
 		// padded returns valid, grown with white space to exactly size bytes.
 		padded := func(valid string, size int) string {
 			return strings.TrimSuffix(valid, "}") + strings.Repeat(" ", size-len(valid)) + "}"
 		}
 
-		It("accepts a body of exactly 1 MiB", func() {
+		It("accepts a body of exactly 16 KiB", func() {
 			forEachRoute(func(name string, ep endpoint) {
-				body := padded(ep.valid, httpapi.MaxBodyBytes)
-				Expect(body).To(HaveLen(1 << 20))
+				body := padded(ep.valid, httpapi.DefaultMaxBodyBytes)
+				Expect(body).To(HaveLen(16 << 10))
 				r := req(ep.method, ep.path).withJSON(body).send()
 				Expect(r.status).To(Equal(ep.ok), "%s: %s", name, r)
 			})
 		})
 
-		It("refuses a body of 1 MiB and one byte with a 413 problem, storing nothing", func() {
+		It("refuses a body of 16 KiB and one byte with a 413 problem, storing nothing", func() {
 			forEachRoute(func(name string, ep endpoint) {
 				before := stateOf()
-				r := req(ep.method, ep.path).withJSON(padded(ep.valid, httpapi.MaxBodyBytes+1)).onServer(app)
+				r := req(ep.method, ep.path).withJSON(padded(ep.valid, httpapi.DefaultMaxBodyBytes+1)).onServer(app)
 				p := expectProblem(r, http.StatusRequestEntityTooLarge)
 				// Read in full before refusing: the 413 passes the middleware.
 				Expect(r.header.Get("X-Request-ID")).NotTo(BeEmpty(), name)
@@ -314,7 +324,7 @@ var _ = Describe("request decoding edge cases", func() {
 
 		It("names the first five and counts the rest, in a problem that does not grow with the body", func() {
 			n := 0
-			for len(flood(n+1000)) < httpapi.MaxBodyBytes {
+			for len(flood(n+1000)) < httpapi.DefaultMaxBodyBytes {
 				n += 1000
 			}
 			before := stateOf()

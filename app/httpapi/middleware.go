@@ -127,52 +127,123 @@ func requestContext(parent context.Context, timeout time.Duration) fiber.Handler
 	}
 }
 
-// bufferBody reads a streamed request body into memory, at most max bytes,
-// once budget grants it room, and releases the room when the request is
-// done. A body waits at most wait for room (under parent), then gets 503.
-// Bodies over max are read and discarded up to discard bytes so the client
-// sees the 413; beyond that the connection is closed after it.
-func bufferBody(parent context.Context, wait time.Duration, budget *semaphore.Weighted, max, discard int) fiber.Handler {
+// bodyReader reads request bodies, on the routes that take one, within a
+// budget shared by every request: a body waits at most wait for room
+// (under parent), then gets 503. Bodies over a route's limit are read and
+// discarded up to discard bytes so the client sees the 413; beyond that
+// the connection is closed after it. Bodies are never buffered before a
+// route has checked their headers: a multipart upload or a body on a GET
+// costs no memory.
+type bodyReader struct {
+	parent  context.Context
+	wait    time.Duration
+	budget  *semaphore.Weighted
+	discard int
+}
+
+// json is the first handler of a route whose body is a JSON object of at
+// most max bytes: a body not declared as uncompressed JSON (multipart and
+// forms included) is refused unread, with 415; then the body is read.
+func (b *bodyReader) json(max int) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		req := c.Request()
-		if !req.IsBodyStream() {
-			return c.Next() // no body on the wire: nothing to read
+		if err := checkJSONHeaders(c); err != nil {
+			return err
 		}
-		size := req.Header.ContentLength() // -1 when chunked
-		if size > discard {
-			c.Response().SetConnectionClose()
-			return errBodyTooLarge
-		}
-		want := int64(max) + 1
-		if size >= 0 && size <= max {
-			want = int64(size)
-		}
-		// fasthttp already holds the first 8 KiB; a small body costs no more.
-		if want > smallBody {
-			ctx, cancel := context.WithTimeout(parent, wait)
-			err := budget.Acquire(ctx, want)
-			cancel()
-			if err != nil {
-				c.Response().SetConnectionClose() // the body stays unread
-				return errBusy
-			}
-			defer budget.Release(want)
-		}
-		body, err := readAtMost(req.BodyStream(), int(want))
+		release, err := b.read(c, max)
 		if err != nil {
-			c.Response().SetConnectionClose()
-			return bodyReadError(err)
+			return err
 		}
-		if len(body) > max {
-			n, err := io.CopyN(io.Discard, req.BodyStream(), int64(discard-len(body))+1)
-			if (err != nil && !errors.Is(err, io.EOF)) || int(n)+len(body) > discard {
-				c.Response().SetConnectionClose()
-			}
-			return errBodyTooLarge
-		}
-		req.SetBodyRaw(body)
+		defer release() // the handlers use the body until they return
+		// The request's budget covers its work, not the client's upload
+		// (HTTP_READ_TIMEOUT bounds that): it starts again now that the
+		// body is in, before any work has begun.
+		ctx, cancel := context.WithTimeout(b.parent, b.wait)
+		defer cancel()
+		c.SetUserContext(ctx)
 		return c.Next()
 	}
+}
+
+// optionalJSON is json for a route whose body may be left out: a request
+// without one passes, whatever its headers say.
+func (b *bodyReader) optionalJSON(max int) fiber.Handler {
+	withBody := b.json(max)
+	return func(c *fiber.Ctx) error {
+		if !hasBody(c) {
+			return c.Next()
+		}
+		return withBody(c)
+	}
+}
+
+// none refuses, with 413, a body sent with a method that takes none here
+// (GET, HEAD, DELETE, OPTIONS): it is discarded, never held.
+func (b *bodyReader) none() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		switch c.Method() {
+		case fiber.MethodPost, fiber.MethodPatch, fiber.MethodPut:
+			return c.Next() // the route reads its body, or has none to read
+		}
+		if _, err := b.read(c, 0); err != nil {
+			return err
+		}
+		return c.Next()
+	}
+}
+
+// hasBody reports whether the request declares a body.
+func hasBody(c *fiber.Ctx) bool {
+	n := c.Request().Header.ContentLength()
+	return n > 0 || n == -1 // -1: chunked
+}
+
+// read reads a streamed request body into memory, at most max bytes, once
+// the budget grants it room; release gives the room back.
+func (b *bodyReader) read(c *fiber.Ctx, max int) (release func(), err error) {
+	release = func() {}
+	req := c.Request()
+	if !req.IsBodyStream() {
+		if len(req.Body()) > max {
+			return release, bodyTooLarge(max)
+		}
+		return release, nil // no body on the wire, or one fasthttp read with the headers
+	}
+	size := req.Header.ContentLength() // -1 when chunked
+	if size > b.discard {
+		c.Response().SetConnectionClose()
+		return release, bodyTooLarge(max)
+	}
+	want := int64(max) + 1
+	if size >= 0 && size <= max {
+		want = int64(size)
+	}
+	// fasthttp already holds the first 8 KiB; a small body costs no more.
+	if want > smallBody {
+		ctx, cancel := context.WithTimeout(b.parent, b.wait)
+		err := b.budget.Acquire(ctx, want)
+		cancel()
+		if err != nil {
+			c.Response().SetConnectionClose() // the body stays unread
+			return release, errBusy
+		}
+		release = func() { b.budget.Release(want) }
+	}
+	body, err := readAtMost(req.BodyStream(), int(want))
+	if err != nil {
+		c.Response().SetConnectionClose()
+		release()
+		return func() {}, bodyReadError(err)
+	}
+	if len(body) > max {
+		release()
+		n, err := io.CopyN(io.Discard, req.BodyStream(), int64(b.discard-len(body))+1)
+		if (err != nil && !errors.Is(err, io.EOF)) || int(n)+len(body) > b.discard {
+			c.Response().SetConnectionClose()
+		}
+		return func() {}, bodyTooLarge(max)
+	}
+	req.SetBodyRaw(body)
+	return release, nil
 }
 
 // bodyReadError explains a body that did not arrive whole.
@@ -188,9 +259,17 @@ func bodyReadError(err error) error {
 // smallBody is what fasthttp reads with the headers, before any handler.
 const smallBody = 8 << 10
 
+// bodyTooLarge is the 413 for a body over a route's limit.
+func bodyTooLarge(max int) error {
+	detail := "this request takes no body"
+	if max > 0 {
+		detail = fmt.Sprintf("the request body exceeds this route's limit of %d bytes", max)
+	}
+	return &requestError{status: fiber.StatusRequestEntityTooLarge, detail: detail}
+}
+
 var (
-	errBodyTooLarge = fiber.ErrRequestEntityTooLarge
-	errBusy         = &requestError{status: fiber.StatusServiceUnavailable,
+	errBusy = &requestError{status: fiber.StatusServiceUnavailable,
 		detail: "the server is receiving too many request bodies at once; retry later"}
 )
 
@@ -211,48 +290,32 @@ func readAtMost(r io.Reader, limit int) ([]byte, error) {
 	return buf, nil
 }
 
-// requireJSON refuses bodies that are not declared as uncompressed JSON in UTF-8.
-func requireJSON() fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		ct := c.Get(fiber.HeaderContentType)
-		// The usual spellings skip the parser and its allocations.
-		isJSON := ct == fiber.MIMEApplicationJSON || ct == fiber.MIMEApplicationJSONCharsetUTF8
-		if !isJSON {
-			mt, params, err := mime.ParseMediaType(ct)
-			isJSON = err == nil && (mt == fiber.MIMEApplicationJSON ||
-				(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")))
-			if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-				isJSON = false
-			}
+// checkJSONHeaders refuses bodies that are not declared as uncompressed
+// JSON in UTF-8. The header's value is not repeated: nothing the client
+// sent is echoed.
+func checkJSONHeaders(c *fiber.Ctx) error {
+	ct := c.Get(fiber.HeaderContentType)
+	// The usual spellings skip the parser and its allocations.
+	isJSON := ct == fiber.MIMEApplicationJSON || ct == fiber.MIMEApplicationJSONCharsetUTF8
+	if !isJSON {
+		mt, params, err := mime.ParseMediaType(ct)
+		isJSON = err == nil && (mt == fiber.MIMEApplicationJSON ||
+			(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")))
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			isJSON = false
 		}
-		if !isJSON {
-			return &requestError{
-				status: fiber.StatusUnsupportedMediaType,
-				detail: fmt.Sprintf("Content-Type must be application/json, got %q", ct),
-			}
-		}
-		// Compressed bodies are refused: their size after inflating is
-		// unbounded, and JSON this small gains nothing from compression.
-		if enc := c.Get(fiber.HeaderContentEncoding); enc != "" && !strings.EqualFold(enc, "identity") {
-			return &requestError{
-				status: fiber.StatusUnsupportedMediaType,
-				detail: fmt.Sprintf("Content-Encoding %q is not supported; send the body uncompressed", enc),
-			}
-		}
-		return c.Next()
 	}
-}
-
-// optionalJSON is requireJSON for a route whose body may be left out: an
-// empty body passes, whatever its headers say.
-func optionalJSON() fiber.Handler {
-	check := requireJSON()
-	return func(c *fiber.Ctx) error {
-		if len(c.Request().Body()) == 0 {
-			return c.Next()
-		}
-		return check(c)
+	if !isJSON {
+		return &requestError{status: fiber.StatusUnsupportedMediaType,
+			detail: "Content-Type must be application/json (in UTF-8); multipart and form bodies are not read"}
 	}
+	// Compressed bodies are refused: their size after inflating is
+	// unbounded, and JSON this small gains nothing from compression.
+	if enc := c.Get(fiber.HeaderContentEncoding); enc != "" && !strings.EqualFold(enc, "identity") {
+		return &requestError{status: fiber.StatusUnsupportedMediaType,
+			detail: "a Content-Encoding other than identity is not supported; send the body uncompressed"}
+	}
+	return nil
 }
 
 // authenticator finds the user an API key belongs to.

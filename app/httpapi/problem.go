@@ -15,6 +15,9 @@ import (
 // problemContentType is the media type of RFC 9457 problem details.
 const problemContentType = "application/problem+json"
 
+// maxInstanceBytes bounds the path a problem repeats.
+const maxInstanceBytes = 256
+
 // retryAfterSeconds is what a client should wait before retrying a 503.
 const retryAfterSeconds = "5"
 
@@ -96,22 +99,31 @@ func problemFor(err error) problem {
 		return newProblem(fiber.StatusServiceUnavailable, "the request did not finish within its time budget; retry later")
 	case errors.Is(err, context.Canceled):
 		return newProblem(fiber.StatusServiceUnavailable, "the server stopped this request while shutting down; retry")
+	case errors.As(err, &fiberErr) && fiberErr.Code >= 500:
+		// fasthttp's network errors (Fiber calls them 502): the client's side failed.
+		return newProblem(fiber.StatusBadRequest, fiberDetail(fiberErr))
 	case errors.As(err, &fiberErr):
 		return newProblem(fiberErr.Code, fiberDetail(fiberErr))
 	}
 	return newProblem(fiber.StatusInternalServerError, "an unexpected error occurred")
 }
 
+// fiberDetail is a fixed detail for an error Fiber or fasthttp raised:
+// their messages may quote the request (its path, its header bytes).
 func fiberDetail(e *fiber.Error) string {
 	switch e.Code {
+	case fiber.StatusNotFound:
+		return "no route matches this path"
 	case fiber.StatusRequestEntityTooLarge:
-		return "the request body exceeds 1 MiB"
+		return "the request body exceeds 8 MiB, more than this server reads of any request"
 	case fiber.StatusMethodNotAllowed:
-		return "this path does not support the request method"
+		return "this path does not support the request method; Allow lists those it does"
 	case fiber.StatusRequestHeaderFieldsTooLarge:
 		return "the request headers are too large"
+	case fiber.StatusRequestTimeout:
+		return "the request did not arrive in time"
 	}
-	return e.Message
+	return "the request is malformed: its request line or headers could not be parsed"
 }
 
 func newProblem(status int, detail string, fields ...fieldError) problem {
@@ -120,19 +132,28 @@ func newProblem(status int, detail string, fields ...fieldError) problem {
 
 // errorHandler writes every error as problem JSON and logs the unexpected.
 // fasthttp calls it directly, without the middleware, for requests it
-// refuses itself (headers too large, malformed); those get a request id
-// and a log line here.
-func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+// refuses itself (headers too large, malformed), and so does
+// refuseUnknownMethods; those get a request id and a log line here, which
+// holds fixed text only: no header value reaches a log line.
+func errorHandler(log *slog.Logger, routes *routeTable) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
+		c.Set(headerNoSniff, "nosniff")
 		p := problemFor(err)
-		p.Instance = c.Path()
+		if p.Status == fiber.StatusMethodNotAllowed {
+			if allow := routes.allow(c.Path()); allow != "" {
+				c.Set(fiber.HeaderAllow, allow)
+			} else {
+				p = newProblem(fiber.StatusNotFound, "no route matches this path")
+			}
+		}
+		p.Instance = clip(c.Path(), maxInstanceBytes)
 		id, viaMiddleware := c.Locals(requestIDKey{}).(string)
 		if !viaMiddleware {
 			id = newRequestID()
 			c.Set(headerRequestID, id)
 			c.Set(fiber.HeaderConnection, "close") // fasthttp closes it anyway
-			log.Warn("request refused", "request_id", id, "method", c.Method(), "path", c.Path(),
-				"status", p.Status, "remote", c.Context().RemoteAddr().String(), "error", err.Error())
+			log.Warn("request refused", "request_id", id, "method", clip(c.Method(), maxNameBytes), "path", p.Instance,
+				"status", p.Status, "remote", c.Context().RemoteAddr().String(), "error", p.Detail)
 		}
 		p.RequestID = id
 		switch p.Status {

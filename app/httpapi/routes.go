@@ -8,12 +8,15 @@ import (
 )
 
 // addRoutes is the whole API surface, a line a route.
-func addRoutes(app *fiber.App, d Deps) {
+func addRoutes(app *fiber.App, d Deps, bodies *bodyReader) {
 	// A handler that acts for a user (an actorHandler) is wrapped:
 	// requireUser(d.Users)(h) when the route needs an API key, maybeUser(h)
 	// when anonymous callers may use it too.
 	maybeUser := optionalUser(d.Users)
 	needUser := requireUser(d.Users)
+	// A route that takes a JSON body reads it, within the body limit; no
+	// other route reads one.
+	jsonBody := bodies.json(d.MaxBodyBytes)
 
 	app.Get("/", handleRoot())
 	app.Get("/swagger/*", swagger.HandlerDefault)
@@ -22,15 +25,15 @@ func addRoutes(app *fiber.App, d Deps) {
 	app.Get("/readyz", handleReadyz(d.Ready, d.Draining))
 
 	app.Get("/tweets", handleListTweets(d.Tweets))
-	app.Post("/tweets", requireJSON(), maybeUser(handleCreateTweet(d.Tweets)))
+	app.Post("/tweets", jsonBody, maybeUser(handleCreateTweet(d.Tweets)))
 	app.Get("/tweets/:id", handleGetTweet(d.Tweets))
-	app.Patch("/tweets/:id", requireJSON(), maybeUser(handleUpdateTweet(d.Tweets)))
+	app.Patch("/tweets/:id", jsonBody, maybeUser(handleUpdateTweet(d.Tweets)))
 	app.Delete("/tweets/:id", maybeUser(handleDeleteTweet(d.Tweets)))
 
-	app.Post("/users", requireJSON(), handleCreateUser(d.Users))
+	app.Post("/users", jsonBody, handleCreateUser(d.Users))
 	app.Get("/users/:id", handleGetUser(d.Users))
 	app.Get("/users/:id/tweets", handleListUserTweets(d.Tweets))
 	app.Delete("/users/:id", needUser(handleDeleteUser(d.Users)))
-	app.Post("/users/:id/keys", optionalJSON(), needUser(handleRotateKey(d.Users, d.APIKeyOverlap)))
+	app.Post("/users/:id/keys", bodies.optionalJSON(d.MaxBodyBytes), needUser(handleRotateKey(d.Users, d.APIKeyOverlap)))
 	app.Delete("/users/:id/keys/current", needUser(handleRevokeKey(d.Users)))
 }

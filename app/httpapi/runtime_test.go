@@ -297,11 +297,14 @@ var _ = Describe("requests the server refuses before any handler", func() {
 var _ = Describe("the request body budget", func() {
 	// A server on loopback: slow uploads need real connections.
 	var base string
+	// The largest limit allowed, so a few bodies fill the budget.
+	const bodyBytes = httpapi.MaxMaxBodyBytes
 
 	BeforeEach(func() {
 		a := httpapi.New(httpapi.Deps{
 			Services: tdb.DB.Services(), Ready: readyOver(tdb.DB),
 			RequestTimeout: 3 * time.Second, // the wait for room, and each insert's budget
+			MaxBodyBytes:   bodyBytes,
 		})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		Expect(err).NotTo(HaveOccurred())
@@ -327,7 +330,7 @@ var _ = Describe("the request body budget", func() {
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(c.Close)
 		head := fmt.Sprintf("POST /tweets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
-			httpapi.MaxBodyBytes)
+			bodyBytes)
 		_, err = io.WriteString(c, head+prefix+strings.Repeat(" ", 16<<10-len(prefix)))
 		Expect(err).NotTo(HaveOccurred())
 		u := upload{conn: c, resp: make(chan int, 1)}
@@ -345,13 +348,13 @@ var _ = Describe("the request body budget", func() {
 	// finish sends the rest of the body.
 	finish := func(u upload) {
 		GinkgoHelper()
-		rest := httpapi.MaxBodyBytes - 16<<10 - len(`"}`)
+		rest := bodyBytes - 16<<10 - len(`"}`)
 		_, err := io.WriteString(u.conn, strings.Repeat(" ", rest)+`"}`)
 		Expect(err).NotTo(HaveOccurred())
 	}
 
 	It("holds at most the budget of bodies at once: one more waits, then gets 503; bodiless and small requests pass", func() {
-		slots := httpapi.BodyBudgetBytes / httpapi.MaxBodyBytes
+		slots := httpapi.BodyBudgetBytes / bodyBytes
 		var ups []upload
 		for range slots + 1 {
 			ups = append(ups, start())

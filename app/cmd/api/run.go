@@ -132,6 +132,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		Context:        work,
 		Draining:       ctx.Done(),
 		APIKeyOverlap:  cfg.APIKeyOverlap,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
 	})
 	// Listening here, not in Fiber, reports a taken port before anything else.
 	tcp, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))

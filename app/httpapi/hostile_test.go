@@ -1,0 +1,165 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/twitter-api/twitter-api/app/httpapi"
+)
+
+// rawOnServer sends raw, a whole HTTP request as bytes, to a's server over
+// an in-memory connection and reads the response.
+func rawOnServer(a *fiber.App, raw string) result {
+	GinkgoHelper()
+	// app.Test builds the router on first use; do that before bypassing it.
+	_, err := a.Test(httptest.NewRequest(http.MethodGet, "/healthz", nil), -1)
+	Expect(err).NotTo(HaveOccurred())
+	conn := &memConn{}
+	conn.r.WriteString(raw)
+	_ = a.Server().ServeConn(conn)
+	resp, err := http.ReadResponse(bufio.NewReader(&conn.w), nil)
+	Expect(err).NotTo(HaveOccurred(), "no response to %q", raw)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	Expect(err).NotTo(HaveOccurred())
+	return result{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+var _ = Describe("hostile requests", func() {
+	Describe("multipart and form bodies", func() {
+		multipartBody := func(size int) (string, string) {
+			var b bytes.Buffer
+			w := multipart.NewWriter(&b)
+			f, _ := w.CreateFormFile("text", "big.txt")
+			_, _ = f.Write(bytes.Repeat([]byte("a"), size))
+			_ = w.Close()
+			return b.String(), w.FormDataContentType()
+		}
+
+		It("refuses a multipart upload unread with a 415 problem, on every JSON route", func() {
+			body, ctype := multipartBody(64 << 10)
+			forEachRoute(func(name string, ep endpoint) {
+				before := stateOf()
+				r := req(ep.method, ep.path).withJSON(body).with("Content-Type", ctype).onServer(app)
+				p := expectProblem(r, http.StatusUnsupportedMediaType)
+				Expect(p["detail"]).To(ContainSubstring("multipart"), name)
+				Expect(stateOf()).To(Equal(before), name)
+			})
+		})
+
+		It("does not repeat the Content-Type it refuses", func() {
+			r := req(http.MethodPost, "/tweets").withJSON(`{"text":"a"}`).with("Content-Type", "text/html; secret=tw_hidden").send()
+			expectProblem(r, http.StatusUnsupportedMediaType)
+			Expect(string(r.body)).NotTo(ContainSubstring("tw_hidden"))
+		})
+	})
+
+	Describe("bodies on routes that take none", func() {
+		DescribeTable("are refused with a 413 problem, unread",
+			func(method, path string, size int) {
+				before := stateOf()
+				r := req(method, path).withJSON(strings.Repeat(" ", size)).onServer(app)
+				p := expectProblem(r, http.StatusRequestEntityTooLarge)
+				Expect(p["detail"]).To(ContainSubstring("takes no body"))
+				Expect(stateOf()).To(Equal(before))
+			},
+			Entry("a byte on GET", http.MethodGet, "/tweets", 1),
+			Entry("2 MiB on GET", http.MethodGet, "/tweets/1", 2<<20),
+			Entry("a small body on DELETE", http.MethodDelete, "/tweets/1", 100),
+		)
+
+		It("leaves requests without a body alone", func() {
+			Expect(req(http.MethodGet, "/tweets").onServer(app).status).To(Equal(http.StatusOK))
+		})
+	})
+
+	Describe("the body limit of a JSON route", func() {
+		It("is MAX_BODY_BYTES, named in the 413", func() {
+			a := httpapi.New(httpapi.Deps{Services: tdb.DB.Services(), Ready: readyOver(tdb.DB), MaxBodyBytes: 2048})
+			ok := tweetBody("fits" + strings.Repeat(" ", 2048-len(`{"text":"fits"}`)))
+			Expect(ok).To(HaveLen(2048))
+			Expect(req(http.MethodPost, "/tweets").withJSON(ok).onServer(a).status).To(Equal(http.StatusCreated))
+			p := expectProblem(req(http.MethodPost, "/tweets").withJSON(ok+" ").onServer(a), http.StatusRequestEntityTooLarge)
+			Expect(p["detail"]).To(ContainSubstring("2048 bytes"))
+		})
+	})
+
+	Describe("malformed requests", func() {
+		It("answers a request without Host, carrying an API key, with a fixed 400 that repeats nothing of it", func() {
+			a, logged := loggingApp(tdb.DB.Services())
+			const key = "tw_SECRETSECRETSECRETSECRETSECRETSECRETSECRE"
+			r := rawOnServer(a, "GET /tweets HTTP/1.1\r\nX-API-Key: "+key+"\r\n\r\n")
+			expectProblem(r, http.StatusBadRequest)
+			Expect(r.header.Get("X-Content-Type-Options")).To(Equal("nosniff"))
+			Expect(string(r.body)).NotTo(ContainSubstring("SECRET"))
+			Expect(logged.String()).To(ContainSubstring("request refused"))
+			Expect(logged.String()).NotTo(ContainSubstring("SECRET"))
+		})
+
+		DescribeTable("answers other malformed requests with fixed 4xx problems",
+			func(raw string) {
+				r := rawOnServer(app, raw)
+				Expect(r.status).To(BeNumerically(">=", 400))
+				Expect(r.status).To(BeNumerically("<", 500))
+				expectProblem(r, r.status)
+				Expect(string(r.body)).NotTo(ContainSubstring("SECRET"))
+			},
+			Entry("a header without a colon", "GET /tweets HTTP/1.1\r\nHost: x\r\nX-SECRET\r\n\r\n"),
+			Entry("a bad Content-Length", "POST /tweets HTTP/1.1\r\nHost: x\r\nContent-Length: SECRET\r\n\r\n"),
+			Entry("two Hosts", "GET /tweets HTTP/1.1\r\nHost: SECRET\r\nHost: SECRET2\r\n\r\n"),
+		)
+
+		It("does not repeat the path of an unknown route", func() {
+			r := get("/SECRET-path")
+			p := expectProblem(r, http.StatusNotFound)
+			Expect(p["detail"]).NotTo(ContainSubstring("SECRET"))
+		})
+	})
+
+	Describe("methods", func() {
+		DescribeTable("an unknown or unsupported method is a 405 problem listing the path's methods",
+			func(method, path, allow string) {
+				r := req(method, path).send()
+				expectProblem(r, http.StatusMethodNotAllowed)
+				Expect(r.header.Get("Allow")).To(Equal(allow))
+				Expect(r.header.Get("X-Request-ID")).To(MatchRegexp(requestIDPattern.String()))
+			},
+			Entry("PROPFIND on the tweets", "PROPFIND", "/tweets", "GET, HEAD, POST"),
+			Entry("BREW on a tweet", "BREW", "/tweets/1", "GET, HEAD, DELETE, PATCH"),
+			Entry("PUT on a tweet", http.MethodPut, "/tweets/1", "GET, HEAD, DELETE, PATCH"),
+			Entry("POST on a user's tweets", http.MethodPost, "/users/1/tweets", "GET, HEAD"),
+		)
+
+		It("an unknown method on an unknown path is a 404 problem", func() {
+			expectProblem(req("PROPFIND", "/nowhere").send(), http.StatusNotFound)
+		})
+	})
+
+	It("says nosniff on every response, refusals included", func() {
+		u := createUser("sniffer", "sniffer@example.com")
+		for _, r := range []result{
+			get("/tweets"),
+			get("/healthz"),
+			get("/hello"),
+			get("/nowhere"),
+			postJSON("/tweets", `{"text":`),
+			req(http.MethodPost, "/users/"+fmt.Sprint(u.ID)+"/keys").with("X-API-Key", u.APIKey).send(),
+			req("PROPFIND", "/tweets").send(),
+			req(http.MethodGet, "/tweets").with("X-Padding", strings.Repeat("p", 16<<10)).onServer(app),
+			req(http.MethodPost, "/tweets").withJSON(tweetBody(strings.Repeat("a", 9<<20))).onServer(app),
+		} {
+			Expect(r.header.Get("X-Content-Type-Options")).To(Equal("nosniff"), "%s", r)
+		}
+	})
+})
