@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# make memory-check: the release image under 200 concurrent slow 1 MiB
-# uploads (devtools/slowupload) while other clients keep making ordinary
-# requests. Prints the API's peak resident memory and fails when it reaches
-# LIMIT_MIB (150) or an ordinary request fails. Traffic stays on loopback;
-# everything is removed at the end, pass or fail.
+# make memory-check: the release image under 16 concurrent 20 MiB
+# multipart uploads, then 200 concurrent slow 1 MiB uploads
+# (devtools/slowupload), while other clients keep making ordinary requests.
+# Prints the API's resident memory and fails when the multipart uploads grow
+# its peak by more than MULTIPART_LIMIT_MIB (64), when the peak reaches
+# LIMIT_MIB (150), when a multipart upload is not refused with 413 or 415,
+# or when an ordinary request fails. Traffic stays on loopback; everything
+# is removed at the end, pass or fail.
 #
-#   UPLOADS=200 OVER=3s LIMIT_MIB=150 make memory-check
+#   UPLOADS=200 OVER=3s LIMIT_MIB=150 MULTIPART_LIMIT_MIB=64 make memory-check
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 IMAGE=${IMAGE:-twitter-api:latest}
 LIMIT_MIB=${LIMIT_MIB:-150}
+MULTIPART_LIMIT_MIB=${MULTIPART_LIMIT_MIB:-64}
 run_id=memcheck-$$-$RANDOM
 net=twitter-api-$run_id db=twitter-api-$run_id-db api=twitter-api-$run_id-api
 password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
@@ -49,15 +53,20 @@ wait_for 30 "/readyz" curl -fsS "http://127.0.0.1:$port/readyz"
 # sees the container's process, else the highest of docker stats samples.
 pid=$(docker inspect -f '{{.State.Pid}}' "$api")
 rss_kib() { awk "/^$1:/ {print \$2}" "/proc/$pid/status" 2>/dev/null; }
+stats_mib() {
+	local m
+	m=$(docker stats --no-stream --format '{{.MemUsage}}' "$api" | awk '{print $1}')
+	awk -v m="$m" 'BEGIN { v = m + 0; if (m ~ /GiB/) v *= 1024; else if (m ~ /KiB/) v /= 1024; printf "%d", v }'
+}
 if [[ -n "$(rss_kib VmHWM)" ]]; then
-	echo "memory-check: API resident memory before the load: $(( $(rss_kib VmRSS) / 1024 )) MiB"
+	base_mib=$(( $(rss_kib VmRSS) / 1024 ))
 	peak() { echo $(( $(rss_kib VmHWM) / 1024 )); }
 else
+	base_mib=$(stats_mib)
 	echo 0 >"/tmp/$run_id.peak"
 	(
 		while :; do
-			m=$(docker stats --no-stream --format '{{.MemUsage}}' "$api" | awk '{print $1}')
-			mib=$(awk -v m="$m" 'BEGIN { v = m + 0; if (m ~ /GiB/) v *= 1024; else if (m ~ /KiB/) v /= 1024; printf "%d", v }')
+			mib=$(stats_mib)
 			(( mib > $(cat "/tmp/$run_id.peak") )) && echo "$mib" >"/tmp/$run_id.peak"
 		done
 	) &
@@ -65,13 +74,24 @@ else
 	peak() { cat "/tmp/$run_id.peak"; }
 fi
 
-args=(-url "http://127.0.0.1:$port" -uploads "${UPLOADS:-200}" -size $((1 << 20)) -over "${OVER:-3s}")
-status=0
+echo "memory-check: API resident memory before the load: $base_mib MiB"
 # In the dev image, like every make target: the host needs no Go.
 uid=${HOST_UID:-$(id -u)}
-docker run --rm --network host -u "$uid:${HOST_GID:-$(id -g)}" -v "$PWD:/src" -w /src \
-	-v "twitter-api-gomod-$uid:/go/pkg/mod" -v "twitter-api-gocache-$uid:/cache" \
-	"${DEV_IMAGE:-twitter-api-dev}" go run ./devtools/slowupload "${args[@]}" || status=$?
+slowupload() {
+	docker run --rm --network host -u "$uid:${HOST_GID:-$(id -g)}" -v "$PWD:/src" -w /src \
+		-v "twitter-api-gomod-$uid:/go/pkg/mod" -v "twitter-api-gocache-$uid:/cache" \
+		"${DEV_IMAGE:-twitter-api-dev}" go run ./devtools/slowupload -url "http://127.0.0.1:$port" "$@"
+}
+
+# Multipart first: its growth is measured from the resting baseline.
+status=0
+slowupload -multipart -uploads 16 -size $((20 << 20)) -over 1s || status=$?
+growth_mib=$(( $(peak) - base_mib ))
+echo "memory-check: 16 concurrent 20 MiB multipart uploads grew peak resident memory by $growth_mib MiB (limit $MULTIPART_LIMIT_MIB MiB)"
+((status == 0)) || fail "a multipart upload was not refused, or ordinary requests failed meanwhile"
+((growth_mib <= MULTIPART_LIMIT_MIB)) || fail "multipart uploads grew peak resident memory by $growth_mib MiB, over $MULTIPART_LIMIT_MIB MiB"
+
+slowupload -uploads "${UPLOADS:-200}" -size $((1 << 20)) -over "${OVER:-3s}" || status=$?
 peak_mib=$(peak)
 echo "memory-check: API peak resident memory: $peak_mib MiB (limit $LIMIT_MIB MiB)"
 ((status == 0)) || fail "ordinary requests failed during the uploads"

@@ -27,6 +27,8 @@ type hostileCase struct {
 const (
 	jsonType  = "application/json"
 	missingID = "9223372036854775807" // a valid id nobody has
+	// maxProblemBytes bounds a problem document, whatever the request.
+	maxProblemBytes = 2048
 )
 
 // sendHostile sends the hostile requests through the proxy and returns the
@@ -65,6 +67,15 @@ func sendHostile(ctx context.Context, base string, out io.Writer) []string {
 		if !ok {
 			mark = "FAIL"
 			failures = append(failures, fmt.Sprintf("%s %s %d (%s): want %v", c.method, shorten(c.path), resp.StatusCode, c.name, c.want))
+		}
+		// A refusal stays small whatever was sent, and nothing is sniffed.
+		if resp.StatusCode >= 400 && len(body) > maxProblemBytes {
+			mark = "FAIL"
+			failures = append(failures, fmt.Sprintf("%s %s (%s): a %d-byte problem, over %d", c.method, shorten(c.path), c.name, len(body), maxProblemBytes))
+		}
+		if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			mark = "FAIL"
+			failures = append(failures, fmt.Sprintf("%s %s (%s): no X-Content-Type-Options: nosniff", c.method, shorten(c.path), c.name))
 		}
 		fmt.Fprintf(out, "  %s %-6s %-48s %d  %s\n", mark, c.method, shorten(c.path), resp.StatusCode, c.name)
 		return resp.StatusCode, body
@@ -107,6 +118,15 @@ func sendHostile(ctx context.Context, base string, out io.Writer) []string {
 		return append(append([]byte(`{"text":"`), bytes.Repeat([]byte("a"), n)...), `"}`...)
 	}
 	deep := append(bytes.Repeat([]byte("["), 100000), bytes.Repeat([]byte("]"), 100000)...)
+	flood := func(n int) []byte { // n unknown members after a valid text
+		b := []byte(`{"text":"a"`)
+		for i := range n {
+			b = fmt.Appendf(b, `,"m%d":0`, i)
+		}
+		return append(b, '}')
+	}
+	multipartBody := []byte("--b\r\nContent-Disposition: form-data; name=\"text\"; filename=\"a\"\r\n\r\n" +
+		strings.Repeat("a", 64<<10) + "\r\n--b--\r\n")
 	withKey := func(k string) map[string]string { return map[string]string{"X-API-Key": k} }
 
 	cases := []hostileCase{
@@ -119,6 +139,9 @@ func sendHostile(ctx context.Context, base string, out io.Writer) []string {
 		{name: "empty body", method: "PATCH", path: "/tweets/" + anon, body: []byte{}, want: []int{400}},
 		{name: "100000 nested arrays", method: "POST", path: "/tweets", body: deep, want: []int{400}},
 		{name: "raw NUL byte in a string", method: "POST", path: "/tweets", body: []byte("{\"text\":\"a\x00b\"}"), want: []int{400}},
+		{name: "repeated member", method: "POST", path: "/tweets", body: []byte(`{"text":"a","text":"b"}`), want: []int{422}},
+		{name: "repeated member, escaped", method: "PATCH", path: "/tweets/" + anon, body: []byte(`{"text":"a","t\u0065xt":"b"}`), want: []int{422}},
+		{name: "1500 unknown members", method: "POST", path: "/users", body: flood(1500), want: []int{422}},
 		// Wrong types and unknown fields.
 		{name: "text is a number", method: "POST", path: "/tweets", body: []byte(`{"text":42}`), want: []int{422}},
 		{name: "text is an object", method: "PATCH", path: "/tweets/" + anon, body: []byte(`{"text":{"a":1}}`), want: []int{422}},
@@ -140,12 +163,15 @@ func sendHostile(ctx context.Context, base string, out io.Writer) []string {
 		{name: "2 MiB body on DELETE", method: "DELETE", path: "/tweets/" + missingID, body: big(2 << 20), want: []int{413}},
 		{name: "2 MiB body on GET", method: "GET", path: "/tweets", body: big(2 << 20), want: []int{413}},
 		{name: "2 MiB body on PATCH", method: "PATCH", path: "/tweets/" + anon, body: big(2 << 20), want: []int{413}},
+		{name: "text over the 16 KiB limit", method: "POST", path: "/tweets", body: big(16 << 10), want: []int{413}},
+		{name: "a small body on GET", method: "GET", path: "/tweets/" + missingID, body: []byte(`{}`), want: []int{413}},
 		// Content types.
 		{name: "no Content-Type", method: "POST", path: "/tweets", body: []byte(`{"text":"a"}`), noCType: true, want: []int{415}},
 		{name: "text/plain", method: "POST", path: "/tweets", body: []byte(`{"text":"a"}`), header: map[string]string{"Content-Type": "text/plain"}, want: []int{415}},
 		{name: "form", method: "PATCH", path: "/tweets/" + anon, body: []byte(`text=a`), header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, want: []int{415}},
 		{name: "latin-1 charset", method: "POST", path: "/users", body: []byte(`{}`), header: map[string]string{"Content-Type": "application/json; charset=latin1"}, want: []int{415}},
 		{name: "gzip encoding", method: "POST", path: "/tweets", body: []byte(`{"text":"a"}`), header: map[string]string{"Content-Encoding": "gzip"}, want: []int{415}},
+		{name: "multipart upload", method: "POST", path: "/tweets", body: multipartBody, header: map[string]string{"Content-Type": "multipart/form-data; boundary=b"}, want: []int{415}},
 		// Ids.
 		{name: "non-numeric id", method: "GET", path: "/tweets/abc", want: []int{400}},
 		{name: "zero id", method: "GET", path: "/tweets/0", want: []int{400}},
@@ -202,6 +228,7 @@ func sendHostile(ctx context.Context, base string, out io.Writer) []string {
 		// Outside the document: no operation to check, only no 5xx.
 		{name: "unknown route", method: "GET", path: "/no-such-route", want: []int{404}},
 		{name: "method not allowed", method: "PUT", path: "/tweets/1", body: []byte(`{"text":"a"}`), want: []int{405}},
+		{name: "unknown method", method: "PROPFIND", path: "/tweets", want: []int{405}},
 	}
 	for _, c := range cases {
 		do(c)

@@ -4,6 +4,9 @@
 // ordinary request failed. The caller measures the API's memory meanwhile.
 //
 //	go run ./devtools/slowupload -url http://127.0.0.1:5000 -uploads 200 -size 1048576 -over 3s
+//
+// With -multipart each upload is a multipart/form-data file instead, and
+// every one must be refused (413 or 415): none is ever read into memory.
 package main
 
 import (
@@ -37,6 +40,7 @@ func run(args []string) error {
 	size := fs.Int("size", 1<<20, "bytes per upload body")
 	over := fs.Duration("over", 3*time.Second, "time each upload takes to send its body")
 	others := fs.Int("others", 4, "clients making ordinary requests meanwhile")
+	multi := fs.Bool("multipart", false, "send multipart/form-data files, which must all be refused with 413 or 415")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,8 +48,8 @@ func run(args []string) error {
 	if err != nil || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost") {
 		return fmt.Errorf("-url must point at 127.0.0.1 or localhost, got %q", *base)
 	}
-	if *uploads < 1 || *uploads > 1000 || *size < 64 || *size > 16<<20 || *over > time.Minute {
-		return errors.New("-uploads is 1 to 1000, -size 64 B to 16 MiB, -over at most 1m")
+	if *uploads < 1 || *uploads > 1000 || *size < 256 || *size > 32<<20 || *over > time.Minute {
+		return errors.New("-uploads is 1 to 1000, -size 256 B to 32 MiB, -over at most 1m")
 	}
 
 	start := time.Now()
@@ -98,7 +102,7 @@ func run(args []string) error {
 	statuses := make([]string, *uploads)
 	var up sync.WaitGroup
 	for i := range *uploads {
-		up.Go(func() { statuses[i] = slowUpload(u.Host, i, *size, *over) })
+		up.Go(func() { statuses[i] = slowUpload(u.Host, i, *size, *over, *multi) })
 	}
 	up.Wait()
 	close(stop)
@@ -126,22 +130,38 @@ func run(args []string) error {
 	if failed.Load() > 0 || ok.Load() == 0 {
 		return errors.New("ordinary requests did not all succeed during the uploads")
 	}
+	if *multi {
+		for _, s := range statuses {
+			if !strings.HasPrefix(s, "413 ") && !strings.HasPrefix(s, "415 ") {
+				return fmt.Errorf("a multipart upload got %q, not 413 or 415", s)
+			}
+		}
+	}
 	return nil
 }
 
 // slowUpload sends one POST /tweets whose valid JSON body of size bytes
-// trickles in over the given time, and returns the response status or
-// what went wrong.
-func slowUpload(host string, i, size int, over time.Duration) string {
+// (or, with multi, a multipart form of one file) trickles in over the
+// given time, and returns the response status or what went wrong.
+func slowUpload(host string, i, size int, over time.Duration, multi bool) string {
 	c, err := net.DialTimeout("tcp", host, 5*time.Second)
 	if err != nil {
 		return "dial: " + err.Error()
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(over + 30*time.Second))
-	head := fmt.Sprintf("POST /tweets HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", host, size)
+	ctype := "application/json"
 	text := fmt.Sprintf(`{"text":"upload %d"`, i)
 	body := text + strings.Repeat(" ", size-len(text)-1) + "}"
+	if multi {
+		const boundary = "slowuploadboundary"
+		ctype = "multipart/form-data; boundary=" + boundary
+		part := "--" + boundary + "\r\nContent-Disposition: form-data; name=\"text\"; filename=\"upload.txt\"\r\n" +
+			"Content-Type: text/plain\r\n\r\n"
+		end := "\r\n--" + boundary + "--\r\n"
+		body = part + strings.Repeat("a", size-len(part)-len(end)) + end
+	}
+	head := fmt.Sprintf("POST /tweets HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", host, ctype, size)
 
 	// The answer may come before the body is sent (a refusal): read it
 	// concurrently, and stop sending once it has come.
