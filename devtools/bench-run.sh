@@ -25,7 +25,8 @@ trap stop EXIT
 # The API with its shipped defaults, access log included (to a file);
 # API_ENV="DB_MAX_OPEN_CONNS=4 ..." overrides.
 # shellcheck disable=SC2086
-env PORT=5300 ${API_ENV:-} /tmp/bench/api serve >/tmp/bench/api.log 2>&1 &
+# The load is one client's: rate limits off, as for the floor.
+env PORT=5300 RATE_LIMIT_SIGNUPS=0 RATE_LIMIT_ANONYMOUS_WRITES=0 ${API_ENV:-} /tmp/bench/api serve >/tmp/bench/api.log 2>&1 &
 pids+=($!)
 # The floor gets the API's pool size, unless FLOOR_CONNS says otherwise.
 floor_args=(-addr 127.0.0.1:5301)

@@ -50,6 +50,12 @@ type Config struct {
 
 	// MaxBodyBytes bounds each JSON request body.
 	MaxBodyBytes int
+
+	// Per client and RateWindow, counted by each replica: POST /users, and
+	// writes without an API key. 0 turns a limit off.
+	RateLimitSignups         int
+	RateLimitAnonymousWrites int
+	RateWindow               time.Duration
 }
 
 // DefaultShutdownGrace is SHUTDOWN_GRACE when unset: the stop grace period of
@@ -91,6 +97,10 @@ func Load(getenv func(string) string) (Config, error) {
 		APIKeyOverlap: r.duration("API_KEY_OVERLAP", 24*time.Hour),
 
 		MaxBodyBytes: r.int("MAX_BODY_BYTES", 16<<10, 1<<10, 1<<20),
+
+		RateLimitSignups:         r.int("RATE_LIMIT_SIGNUPS", 10, 0, 1_000_000),
+		RateLimitAnonymousWrites: r.int("RATE_LIMIT_ANONYMOUS_WRITES", 60, 0, 1_000_000),
+		RateWindow:               r.duration("RATE_WINDOW", time.Minute),
 	}
 	// Idle equals open unless set: fewer idle than open closes connections
 	// under load that the next request must reopen.

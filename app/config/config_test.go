@@ -36,6 +36,9 @@ var _ = Describe("Load", func() {
 		Expect(c.MigrationStatementTimeout).To(Equal(time.Minute))
 		Expect(c.APIKeyOverlap).To(Equal(24 * time.Hour))
 		Expect(c.MaxBodyBytes).To(Equal(16 << 10))
+		Expect(c.RateLimitSignups).To(Equal(10))
+		Expect(c.RateLimitAnonymousWrites).To(Equal(60))
+		Expect(c.RateWindow).To(Equal(time.Minute))
 	})
 
 	It("reads every variable", func() {
@@ -46,7 +49,8 @@ var _ = Describe("Load", func() {
 			"REQUEST_TIMEOUT":       "250ms", "HTTP_READ_TIMEOUT": "1s", "HTTP_WRITE_TIMEOUT": "2s",
 			"HTTP_IDLE_TIMEOUT": "3s", "SHUTDOWN_DELAY": "500ms", "SHUTDOWN_TIMEOUT": "4s", "SHUTDOWN_GRACE": "6s",
 			"MIGRATION_LOCK_TIMEOUT": "3s", "MIGRATION_STATEMENT_TIMEOUT": "2m", "API_KEY_OVERLAP": "1h",
-			"MAX_BODY_BYTES": "4096",
+			"MAX_BODY_BYTES": "4096", "RATE_LIMIT_SIGNUPS": "0", "RATE_LIMIT_ANONYMOUS_WRITES": "500",
+			"RATE_WINDOW": "10s",
 		}))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(c).To(Equal(config.Config{
@@ -57,6 +61,7 @@ var _ = Describe("Load", func() {
 			ShutdownGrace:        6 * time.Second,
 			MigrationLockTimeout: 3 * time.Second, MigrationStatementTimeout: 2 * time.Minute,
 			APIKeyOverlap: time.Hour, MaxBodyBytes: 4096,
+			RateLimitSignups: 0, RateLimitAnonymousWrites: 500, RateWindow: 10 * time.Second,
 		}))
 	})
 
@@ -96,6 +101,8 @@ var _ = Describe("Load", func() {
 		Entry("a key overlap over 30 days", "API_KEY_OVERLAP", "721h"),
 		Entry("a body limit below 1 KiB", "MAX_BODY_BYTES", "1023"),
 		Entry("a body limit over 1 MiB", "MAX_BODY_BYTES", "1048577"),
+		Entry("a negative rate limit", "RATE_LIMIT_SIGNUPS", "-1"),
+		Entry("a zero rate window", "RATE_WINDOW", "0s"),
 	)
 
 	It("takes longer delays and drains when SHUTDOWN_GRACE grants the time, and checks them against it", func() {

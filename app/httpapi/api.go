@@ -79,6 +79,15 @@ type Deps struct {
 	// response asks the client to close its connection.
 	Draining <-chan struct{}
 
+	// SignupLimit is how many POST /users one client (by address) may send
+	// a RateWindow; AnonymousWriteLimit how many writes without X-API-Key
+	// (POST, PATCH and DELETE of tweets). 0 turns a limit off. They are
+	// counted in memory, by each replica on its own.
+	SignupLimit         int
+	AnonymousWriteLimit int
+	// RateWindow is the limits' window (DefaultRateWindow when zero).
+	RateWindow time.Duration
+
 	// MaxBodyBytes bounds each JSON request body (DefaultMaxBodyBytes
 	// when zero, at most MaxMaxBodyBytes).
 	MaxBodyBytes int
@@ -104,6 +113,9 @@ func New(d Deps) *fiber.App {
 	}
 	if d.APIKeyOverlap <= 0 {
 		d.APIKeyOverlap = DefaultAPIKeyOverlap
+	}
+	if d.RateWindow <= 0 {
+		d.RateWindow = DefaultRateWindow
 	}
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = DefaultMaxBodyBytes

@@ -25,6 +25,9 @@ const headerRequestID = "X-Request-ID"
 
 type requestIDKey struct{}
 
+// actorIDKey holds the id of the user a request acts for, once known.
+type actorIDKey struct{}
+
 // A client's request id is kept only when it is short and plain, so it
 // cannot inject anything into logs or headers.
 var clientRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -67,14 +70,21 @@ func accessLog(log *slog.Logger, errHandler fiber.ErrorHandler) fiber.Handler {
 			level = slog.LevelDebug
 		}
 		id, _ := c.Locals(requestIDKey{}).(string)
-		log.LogAttrs(c.UserContext(), level, "request",
+		attrs := []slog.Attr{
 			slog.String("request_id", id),
 			slog.String("method", c.Method()),
 			slog.String("path", c.Path()),
 			slog.Int("status", status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.Int("bytes", len(c.Response().Body())),
-		)
+			// Who, so abuse can be traced: the peer's address and the acting
+			// user's id, never the key.
+			slog.String("remote", c.IP()),
+		}
+		if uid, ok := c.Locals(actorIDKey{}).(int64); ok {
+			attrs = append(attrs, slog.Int64("user_id", uid))
+		}
+		log.LogAttrs(c.UserContext(), level, "request", attrs...)
 		return nil
 	}
 }
@@ -354,6 +364,7 @@ func withUser(users authenticator, required bool) func(actorHandler) fiber.Handl
 			if err != nil {
 				return err
 			}
+			c.Locals(actorIDKey{}, u.ID) // for the access log
 			return h(c, &u)
 		}
 	}

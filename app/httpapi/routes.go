@@ -17,6 +17,9 @@ func addRoutes(app *fiber.App, d Deps, bodies *bodyReader) {
 	// A route that takes a JSON body reads it, within the body limit; no
 	// other route reads one.
 	jsonBody := bodies.json(d.MaxBodyBytes)
+	// Abuse controls, before any body is read.
+	signups := rateLimit(d.SignupLimit, d.RateWindow, "POST /users", nil)
+	anonymousWrites := rateLimit(d.AnonymousWriteLimit, d.RateWindow, "writes without an API key", hasAPIKey)
 
 	app.Get("/", handleRoot())
 	app.Get("/swagger/*", swagger.HandlerDefault)
@@ -25,12 +28,12 @@ func addRoutes(app *fiber.App, d Deps, bodies *bodyReader) {
 	app.Get("/readyz", handleReadyz(d.Ready, d.Draining))
 
 	app.Get("/tweets", handleListTweets(d.Tweets))
-	app.Post("/tweets", jsonBody, maybeUser(handleCreateTweet(d.Tweets)))
+	app.Post("/tweets", anonymousWrites, jsonBody, maybeUser(handleCreateTweet(d.Tweets)))
 	app.Get("/tweets/:id", handleGetTweet(d.Tweets))
-	app.Patch("/tweets/:id", jsonBody, maybeUser(handleUpdateTweet(d.Tweets)))
-	app.Delete("/tweets/:id", maybeUser(handleDeleteTweet(d.Tweets)))
+	app.Patch("/tweets/:id", anonymousWrites, jsonBody, maybeUser(handleUpdateTweet(d.Tweets)))
+	app.Delete("/tweets/:id", anonymousWrites, maybeUser(handleDeleteTweet(d.Tweets)))
 
-	app.Post("/users", jsonBody, handleCreateUser(d.Users))
+	app.Post("/users", signups, jsonBody, handleCreateUser(d.Users))
 	app.Get("/users/:id", handleGetUser(d.Users))
 	app.Get("/users/:id/tweets", handleListUserTweets(d.Tweets))
 	app.Delete("/users/:id", needUser(handleDeleteUser(d.Users)))

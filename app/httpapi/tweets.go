@@ -92,6 +92,8 @@ func sendPage(c *fiber.Ctx, page twitter.Page, list []twitter.Tweet, more bool) 
 //	@Failure		401		{object}	problem	"Unknown API key"
 //	@Failure		415		{object}	problem	"Not JSON"
 //	@Failure		422		{object}	problem	"Invalid text"
+//	@Failure		429		{object}	problem	"Too many writes without an API key from this client (RATE_LIMIT_ANONYMOUS_WRITES a RATE_WINDOW, per replica)"
+//	@Header			429		{string}	Retry-After	"Seconds until the client's window resets"
 //	@Router			/tweets [post]
 func handleCreateTweet(tweets twitter.TweetService) actorHandler {
 	return func(c *fiber.Ctx, actor *twitter.User) error {
@@ -150,6 +152,8 @@ func handleGetTweet(tweets twitter.TweetService) fiber.Handler {
 //	@Failure		404		{object}	problem	"No such tweet"
 //	@Failure		415		{object}	problem	"Not JSON"
 //	@Failure		422		{object}	problem	"Invalid text"
+//	@Failure		429		{object}	problem	"Too many writes without an API key from this client (RATE_LIMIT_ANONYMOUS_WRITES a RATE_WINDOW, per replica)"
+//	@Header			429		{string}	Retry-After	"Seconds until the client's window resets"
 //	@Router			/tweets/{id} [patch]
 func handleUpdateTweet(tweets twitter.TweetService) actorHandler {
 	return func(c *fiber.Ctx, actor *twitter.User) error {
@@ -183,6 +187,8 @@ func handleUpdateTweet(tweets twitter.TweetService) actorHandler {
 //	@Failure		401	{object}	problem	"Missing or unknown API key"
 //	@Failure		403	{object}	problem	"Another user's tweet"
 //	@Failure		404	{object}	problem	"No such tweet"
+//	@Failure		429		{object}	problem	"Too many writes without an API key from this client (RATE_LIMIT_ANONYMOUS_WRITES a RATE_WINDOW, per replica)"
+//	@Header			429		{string}	Retry-After	"Seconds until the client's window resets"
 //	@Router			/tweets/{id} [delete]
 func handleDeleteTweet(tweets twitter.TweetService) actorHandler {
 	return actOnTweet(tweets.Delete)

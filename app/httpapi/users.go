@@ -24,6 +24,8 @@ import (
 //	@Failure		409		{object}	problem	"Username or email taken"
 //	@Failure		415		{object}	problem	"Not JSON"
 //	@Failure		422		{object}	problem	"Invalid username or email"
+//	@Failure		429		{object}	problem	"Too many sign-ups from this client (RATE_LIMIT_SIGNUPS a RATE_WINDOW, per replica)"
+//	@Header			429		{string}	Retry-After	"Seconds until the client's window resets"
 //	@Router			/users [post]
 func handleCreateUser(users twitter.UserService) fiber.Handler {
 	return func(c *fiber.Ctx) error {

@@ -133,6 +133,10 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		Draining:       ctx.Done(),
 		APIKeyOverlap:  cfg.APIKeyOverlap,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
+
+		SignupLimit:         cfg.RateLimitSignups,
+		AnonymousWriteLimit: cfg.RateLimitAnonymousWrites,
+		RateWindow:          cfg.RateWindow,
 	})
 	// Listening here, not in Fiber, reports a taken port before anything else.
 	tcp, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
