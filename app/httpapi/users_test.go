@@ -94,6 +94,20 @@ var _ = Describe("users", func() {
 			expectProblem(postJSON("/users", userBody("grace", "ADA@EXAMPLE.COM")), http.StatusConflict, "email")
 		})
 
+		It("refuses an email that looks the same as a taken one (NFC) with 409, and stores it in NFC", func() {
+			composed := createUser("rene", "ren\u00e9@example.com")
+			Expect(composed.Email).To(Equal("ren\u00e9@example.com"))
+			expectProblem(postJSON("/users", userBody("rene_two", "rene\u0301@example.com")), http.StatusConflict, "email")
+			decomposedFirst := createUser("zoe", "zoe\u0308@example.com")
+			Expect(decomposedFirst.Email).To(Equal("zo\u00eb@example.com"), "stored in NFC")
+			expectProblem(postJSON("/users", userBody("zoe_two", "ZO\u00cb@example.com")), http.StatusConflict, "email")
+		})
+
+		It("refuses a username or an email with a control or bidirectional override character", func() {
+			expectProblem(postJSON("/users", `{"username":"bad\u0007name","email":"a@example.com"}`), http.StatusUnprocessableEntity, "username")
+			expectProblem(postJSON("/users", `{"username":"good_name","email":"\u202eoc.elpmaxe@a"}`), http.StatusUnprocessableEntity, "email")
+		})
+
 		It("lets exactly one of 10 concurrent registrations of one name succeed; the rest are 409", func() {
 			const n = 10
 			results := make([]result, n)

@@ -36,7 +36,17 @@ var _ = Describe("NormalizeTweetText", func() {
 		Entry("281 characters", strings.Repeat("é", 281), "must be at most 280 characters, got 281"),
 		Entry("a NUL character", "a\x00b", "must not contain NUL characters"),
 		Entry("invalid UTF-8", "a\xffb", "must be valid UTF-8"),
+		Entry("a carriage return inside", "a\rb", "must not contain control characters other than newline and tab"),
+		Entry("an escape character", "a\x1b[31mred", "must not contain control characters other than newline and tab"),
+		Entry("DEL", "a\x7fb", "must not contain control characters other than newline and tab"),
+		Entry("a C1 control", "a\u0085b", "must not contain control characters other than newline and tab"),
+		Entry("a right-to-left override", "abc\u202Etxt.exe", "must not contain bidirectional override characters (U+202A to U+202E, U+2066 to U+2069)"),
+		Entry("a first-strong isolate", "a\u2068b", "must not contain bidirectional override characters (U+202A to U+202E, U+2066 to U+2069)"),
 	)
+
+	It("keeps newlines and tabs inside", func() {
+		Expect(twitter.NormalizeTweetText("a\n\tb")).To(Equal("a\n\tb"))
+	})
 })
 
 var _ = Describe("NewUser.Validate", func() {
@@ -61,7 +71,15 @@ var _ = Describe("NewUser.Validate", func() {
 		Entry("an empty email", twitter.NewUser{Username: "ada", Email: ""}, "email"),
 		Entry("an over-long email", twitter.NewUser{Username: "ada", Email: strings.Repeat("a", 250) + "@b.io"}, "email"),
 		Entry("an email with NUL", twitter.NewUser{Username: "ada", Email: "a\x00@b.io"}, "email"),
+		Entry("a username with a control character", twitter.NewUser{Username: "ada\x1b", Email: "a@b.io"}, "username"),
+		Entry("an email with a bidirectional override", twitter.NewUser{Username: "ada", Email: "\u202Eoi.b@a"}, "email"),
 	)
+
+	It("stores emails in NFC", func() {
+		u, err := twitter.NewUser{Username: "ada", Email: "re\u0301ne@example.com"}.Validate()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(u.Email).To(Equal("r\u00e9ne@example.com"))
+	})
 
 	It("reports every invalid field at once", func() {
 		_, err := twitter.NewUser{Username: "x", Email: "nope"}.Validate()

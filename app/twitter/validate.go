@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Limits on user input.
@@ -20,7 +22,8 @@ const (
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 
 // NormalizeTweetText trims surrounding white space and checks the result:
-// 1 to 280 code points of valid UTF-8 without NUL.
+// 1 to 280 code points of valid UTF-8, without control characters other
+// than newline and tab, and without bidirectional overrides.
 func NormalizeTweetText(text string) (string, error) {
 	var verr ValidationError
 	if msg := checkText(text); msg != "" {
@@ -28,6 +31,10 @@ func NormalizeTweetText(text string) (string, error) {
 		return "", &verr
 	}
 	text = strings.TrimFunc(text, unicode.IsSpace)
+	if msg := checkShown(text); msg != "" {
+		verr.Add("text", msg)
+		return "", &verr
+	}
 	switch n := utf8.RuneCountInString(text); {
 	case n == 0:
 		verr.Add("text", "must not be empty")
@@ -42,10 +49,20 @@ func (u NewUser) Validate() (NewUser, error) {
 	var verr ValidationError
 	u.Username = strings.TrimFunc(u.Username, unicode.IsSpace)
 	u.Email = strings.TrimFunc(u.Email, unicode.IsSpace)
+	// Stored, and so compared, in NFC: two spellings that look the same
+	// ("é" as one code point or as "e" and a combining accent) are one.
+	if checkText(u.Username) == "" {
+		u.Username = norm.NFC.String(u.Username)
+	}
+	if checkText(u.Email) == "" {
+		u.Email = norm.NFC.String(u.Email)
+	}
 
 	switch n := len(u.Username); {
 	case checkText(u.Username) != "":
 		verr.Add("username", checkText(u.Username))
+	case checkShown(u.Username) != "":
+		verr.Add("username", checkShown(u.Username))
 	case n < MinUsernameLength || n > MaxUsernameLength:
 		verr.Add("username", fmt.Sprintf("must be %d to %d characters long", MinUsernameLength, MaxUsernameLength))
 	case !usernamePattern.MatchString(u.Username):
@@ -55,6 +72,8 @@ func (u NewUser) Validate() (NewUser, error) {
 	switch {
 	case checkText(u.Email) != "":
 		verr.Add("email", checkText(u.Email))
+	case checkShown(u.Email) != "":
+		verr.Add("email", checkShown(u.Email))
 	case u.Email == "":
 		verr.Add("email", "must not be empty")
 	case len(u.Email) > MaxEmailLength:
@@ -85,6 +104,22 @@ func checkText(s string) string {
 		return "must be valid UTF-8"
 	case strings.ContainsRune(s, 0):
 		return "must not contain NUL characters"
+	}
+	return ""
+}
+
+// checkShown returns why s would not show as what it is, or "": a control
+// character (C0, DEL or C1) other than newline and tab, or a bidirectional
+// embedding, override or isolate, which reorders the text around it.
+func checkShown(s string) string {
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\t':
+		case unicode.IsControl(r):
+			return "must not contain control characters other than newline and tab"
+		case r >= '\u202A' && r <= '\u202E', r >= '\u2066' && r <= '\u2069':
+			return "must not contain bidirectional override characters (U+202A to U+202E, U+2066 to U+2069)"
+		}
 	}
 	return ""
 }
