@@ -10,7 +10,8 @@ import (
 
 // tweetRequest is the body of POST /tweets and PATCH /tweets/{id}.
 type tweetRequest struct {
-	// 1 to 280 characters after trimming surrounding white space.
+	// 1 to 280 characters after trimming surrounding white space; no
+	// control characters but newline and tab, no bidirectional overrides.
 	Text jsonString `json:"text" swaggertype:"string" example:"Hello, world!" minLength:"1" maxLength:"280"`
 } //	@name	TweetRequest
 
@@ -59,9 +60,9 @@ func sendTweets(c *fiber.Ctx, ts []twitter.Tweet) error {
 
 // userRequest is the body of POST /users.
 type userRequest struct {
-	// 3 to 30 letters, digits or underscores; unique ignoring case.
+	// 3 to 30 letters A-Z, digits or underscores; unique ignoring case.
 	Username jsonString `json:"username" swaggertype:"string" example:"ada_lovelace" minLength:"3" maxLength:"30"`
-	// A plain address; unique ignoring case.
+	// A plain address; unique ignoring case, compared and stored in NFC.
 	Email jsonString `json:"email" swaggertype:"string" example:"ada@example.com" maxLength:"254"`
 } //	@name	UserRequest
 
