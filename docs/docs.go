@@ -388,6 +388,18 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "429": {
+                        "description": "Too many writes without an API key from this client (RATE_LIMIT_ANONYMOUS_WRITES a RATE_WINDOW, per replica)",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "Seconds until the client's window resets"
+                            }
+                        }
+                    },
                     "431": {
                         "description": "Request line and headers too large",
                         "schema": {
@@ -534,6 +546,18 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "429": {
+                        "description": "Too many writes without an API key from this client (RATE_LIMIT_ANONYMOUS_WRITES a RATE_WINDOW, per replica)",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "Seconds until the client's window resets"
+                            }
+                        }
+                    },
                     "431": {
                         "description": "Request line and headers too large",
                         "schema": {
@@ -641,6 +665,18 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "429": {
+                        "description": "Too many writes without an API key from this client (RATE_LIMIT_ANONYMOUS_WRITES a RATE_WINDOW, per replica)",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "Seconds until the client's window resets"
+                            }
+                        }
+                    },
                     "431": {
                         "description": "Request line and headers too large",
                         "schema": {
@@ -732,6 +768,18 @@ const docTemplate = `{
                         "description": "Invalid username or email",
                         "schema": {
                             "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "429": {
+                        "description": "Too many sign-ups from this client (RATE_LIMIT_SIGNUPS a RATE_WINDOW, per replica)",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "Seconds until the client's window resets"
+                            }
                         }
                     },
                     "431": {
@@ -1420,7 +1468,7 @@ const docTemplate = `{
             "type": "object",
             "properties": {
                 "text": {
-                    "description": "1 to 280 characters after trimming surrounding white space.",
+                    "description": "1 to 280 characters after trimming surrounding white space; no\ncontrol characters but newline and tab, no bidirectional overrides.",
                     "type": "string",
                     "maxLength": 280,
                     "minLength": 1,
@@ -1457,13 +1505,13 @@ const docTemplate = `{
             "type": "object",
             "properties": {
                 "email": {
-                    "description": "A plain address; unique ignoring case.",
+                    "description": "A plain address; unique ignoring case, compared and stored in NFC.",
                     "type": "string",
                     "maxLength": 254,
                     "example": "ada@example.com"
                 },
                 "username": {
-                    "description": "3 to 30 letters, digits or underscores; unique ignoring case.",
+                    "description": "3 to 30 letters A-Z, digits or underscores; unique ignoring case.",
                     "type": "string",
                     "maxLength": 30,
                     "minLength": 3,
