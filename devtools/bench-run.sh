@@ -43,6 +43,7 @@ for url in http://127.0.0.1:5300/readyz http://127.0.0.1:5301/tweets/1; do
 done
 
 /tmp/bench/loadgen -url http://127.0.0.1:5300 -floor http://127.0.0.1:5301 \
+	-api-pid "${pids[0]}" -floor-pid "${pids[1]}" \
 	-duration "$DURATION" -rounds "$ROUNDS" -concurrency "$CONCURRENCY" -only "${ONLY:-}" || {
 	status=$?
 	echo "--- api log (tail)"; tail -n 20 /tmp/bench/api.log

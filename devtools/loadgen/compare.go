@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -15,7 +17,11 @@ import (
 // (a user, its key, 1000 tweets with that author) serves both.
 //
 // only, when set, keeps the scenarios whose name contains it.
-func compare(api, floor string, d time.Duration, conc, rounds int, only string) error {
+//
+// apiPID and floorPID, when not 0, are the servers' processes on this
+// machine: their CPU time per request is printed too, the cost a request
+// puts on the server whatever the machine's load does to throughput.
+func compare(api, floor string, d time.Duration, conc, rounds int, only string, apiPID, floorPID int) error {
 	setupClient := newClient(16)
 	key, ids, err := setUpN(setupClient, api, 1000)
 	if err != nil {
@@ -46,9 +52,10 @@ func compare(api, floor string, d time.Duration, conc, rounds int, only string) 
 		name      string
 		client    *http.Client
 		scenarios []scenario
+		pid       int
 	}{
-		{"api", newClient(conc), scenarios(api)},
-		{"floor", newClient(conc), scenarios(floor)},
+		{"api", newClient(conc), scenarios(api), apiPID},
+		{"floor", newClient(conc), scenarios(floor), floorPID},
 	}
 	n := len(targets[0].scenarios)
 	if n == 0 {
@@ -67,9 +74,12 @@ func compare(api, floor string, d time.Duration, conc, rounds int, only string) 
 	for round := 1; round <= rounds; round++ {
 		for i := range n {
 			for ti, t := range targets {
+				cpu0 := cpuTime(t.pid)
 				r := measure(t.client, t.scenarios[i], conc, d)
-				fmt.Printf("  round %d  %-28s %-5s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d\n",
-					round, t.scenarios[i].name, t.name, rate(r), pct(r.latencies, 50), pct(r.latencies, 99), r.failures)
+				r.cpu = cpuTime(t.pid) - cpu0
+				fmt.Printf("  round %d  %-28s %-5s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  CPU %6.1f µs/req  errors %d\n",
+					round, t.scenarios[i].name, t.name, rate(r), pct(r.latencies, 50), pct(r.latencies, 99), cpuPerRequest(r), r.failures)
+				all[i][ti].cpu += r.cpu
 				all[i][ti].latencies = append(all[i][ti].latencies, r.latencies...)
 				all[i][ti].failures += r.failures
 				all[i][ti].elapsed += r.elapsed
@@ -77,18 +87,20 @@ func compare(api, floor string, d time.Duration, conc, rounds int, only string) 
 		}
 	}
 
-	fmt.Printf("\n%-28s %9s %9s %6s %8s %8s %8s %8s %6s %7s\n", "scenario",
-		"api req/s", "floor", "ratio", "api p50", "floor", "api p99", "floor", "ratio", "errors")
+	fmt.Printf("\n%-28s %9s %9s %6s %8s %8s %8s %8s %6s %8s %8s %6s %7s\n", "scenario",
+		"api req/s", "floor", "ratio", "api p50", "floor", "api p99", "floor", "ratio", "api CPU", "floor", "ratio", "errors")
 	failed := 0
 	for i := range n {
 		a, f := all[i][0], all[i][1]
-		fmt.Printf("%-28s %9.0f %9.0f %5.2fx %8.2f %8.2f %8.2f %8.2f %5.2fx %3d/%-3d\n", targets[0].scenarios[i].name,
+		fmt.Printf("%-28s %9.0f %9.0f %5.2fx %8.2f %8.2f %8.2f %8.2f %5.2fx %8.1f %8.1f %5.2fx %3d/%-3d\n", targets[0].scenarios[i].name,
 			rate(a), rate(f), rate(a)/rate(f),
 			pct(a.latencies, 50), pct(f.latencies, 50), pct(a.latencies, 99), pct(f.latencies, 99),
-			pct(a.latencies, 99)/pct(f.latencies, 99), a.failures, f.failures)
+			pct(a.latencies, 99)/pct(f.latencies, 99),
+			cpuPerRequest(a), cpuPerRequest(f), cpuPerRequest(a)/cpuPerRequest(f), a.failures, f.failures)
 		failed += a.failures + f.failures
 	}
-	fmt.Println("\nratio: API / floor (req/s higher is better; p99 lower is better); latencies in ms")
+	fmt.Println("\nratio: API / floor (req/s higher is better; p99 and CPU lower is better); latencies in ms;")
+	fmt.Println("CPU: the server process's user+system time per request, in µs (0 without -api-pid/-floor-pid)")
 	if failed > 0 {
 		return fmt.Errorf("%d requests failed", failed)
 	}
@@ -121,4 +133,32 @@ func expect(want int) func(int, int64, error) (int, int64, error) {
 		}
 		return status, 0, err
 	}
+}
+
+// cpuTime is the user plus system CPU time pid has used so far, from
+// /proc (Linux, in clock ticks of 10 ms: USER_HZ is 100 on every Linux
+// this runs on); 0 when pid is 0 or unreadable.
+func cpuTime(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, field 2, may hold spaces: count from its ')'.
+	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+func cpuPerRequest(r result) float64 {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	return float64(r.cpu.Microseconds()) / float64(len(r.latencies))
 }

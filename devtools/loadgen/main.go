@@ -57,6 +57,8 @@ func run(args []string) error {
 	floor := fs.String("floor", "", "floor server URL: compare the API with it (loopback only)")
 	rounds := fs.Int("rounds", 2, "with -floor: rounds of API then floor per scenario")
 	only := fs.String("only", "", "with -floor: run only the scenarios whose name contains this")
+	apiPID := fs.Int("api-pid", 0, "with -floor: the API's process, to print its CPU time per request")
+	floorPID := fs.Int("floor-pid", 0, "with -floor: the floor's process, likewise")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -73,7 +75,7 @@ func run(args []string) error {
 		if *rounds < 1 || *rounds > 10 {
 			return errors.New("-rounds is 1 to 10")
 		}
-		return compare(*base, *floor, *duration, *conc, *rounds, *only)
+		return compare(*base, *floor, *duration, *conc, *rounds, *only, *apiPID, *floorPID)
 	}
 	client := newClient(*conc)
 	if *soakMode {
@@ -139,6 +141,7 @@ type result struct {
 	failures  int
 	created   []int64
 	elapsed   time.Duration
+	cpu       time.Duration // the server's CPU time meanwhile, when known
 }
 
 func measure(client *http.Client, s scenario, conc int, d time.Duration) result {
