@@ -33,8 +33,9 @@ var decodeOptions = json.JoinOptions(json.RejectUnknownMembers(true), jsontext.A
 var syntaxOnly = json.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 
 // encodeOptions: stored text is valid UTF-8; should anything else slip
-// through, it is written as U+FFFD rather than failing the response.
-var encodeOptions = jsontext.AllowInvalidUTF8(true)
+// through, it is written as U+FFFD rather than failing the response. Struct
+// types cannot repeat a name, so the encoder need not track names.
+var encodeOptions = json.JoinOptions(jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
 
 // encodeJSON is Fiber's JSONEncoder: c.JSON writes every response with it.
 func encodeJSON(v any) ([]byte, error) { return json.Marshal(v, encodeOptions) }

@@ -52,8 +52,13 @@ func sendTweet(c *fiber.Ctx, status int, t twitter.Tweet) error {
 // sendTweets writes a JSON array of tweets: [] when there are none.
 func sendTweets(c *fiber.Ctx, ts []twitter.Tweet) error {
 	out := make([]tweetResponse, len(ts))
+	authors := make([]authorResponse, len(ts)) // one allocation, not one a tweet
 	for i, t := range ts {
-		out[i] = newTweetResponse(t)
+		out[i] = tweetResponse{ID: t.ID, Text: t.Text, CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()}
+		if t.Author != nil {
+			authors[i] = authorResponse{ID: t.Author.ID, Username: t.Author.Username}
+			out[i].User = &authors[i]
+		}
 	}
 	return c.JSON(out)
 }
