@@ -47,7 +47,6 @@ func newTweetResponse(t twitter.Tweet) tweetResponse {
 // sendTweet writes one tweet with status.
 func sendTweet(c *fiber.Ctx, status int, t twitter.Tweet) error {
 	return c.Status(status).JSON(newTweetResponse(t))
-
 }
 
 // sendTweets writes a JSON array of tweets: [] when there are none.
