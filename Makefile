@@ -155,7 +155,7 @@ docs-check: ## Fail when docs/ differs from what swag generates
 .PHONY: fuzz
 fuzz: ## Fuzz request decoding for FUZZTIME (30s): never a panic, a 5xx or an answer over 4 KB
 	$(ensure-volumes)
-	$(TOOL) go test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) ./app/httpapi
+	$(TOOL) go test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./app/httpapi
 
 .PHONY: lint
 lint: ## gofmt, go vet and go mod tidy checks

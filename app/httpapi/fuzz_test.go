@@ -19,7 +19,11 @@ import (
 // echoes what it is given: decoding is under test, not the store (the
 // Ginkgo suites run every route against PostgreSQL).
 //
-//	go test -run '^$' -fuzz '^FuzzRequest$' -fuzztime 30s ./app/httpapi   (make fuzz)
+//	go test -run '^$' -fuzz '^FuzzRequest$' -fuzztime 30s -fuzzminimizetime 2s ./app/httpapi   (make fuzz)
+//
+// Minimizing is capped: by default each new interesting input is minimized
+// for up to a minute, and a 30 s run would spend most of its time there
+// (about 9,000 executions instead of 33,000 on a loaded 2-core machine).
 func FuzzRequest(f *testing.F) {
 	seeds := []string{
 		`{"text":"hello"}`,
@@ -53,15 +57,25 @@ func FuzzRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, route uint8, body, contentType, key string) {
 		rt := routes[int(route)%len(routes)]
+		// A header value with a line break would smuggle headers of its
+		// own (a Content-Length larger than the body, and the server
+		// waits for the rest): not what this target is about.
+		if strings.ContainsAny(contentType+key, "\r\n\x00") {
+			t.Skip("a header value net/http would not send")
+		}
 		r := httptest.NewRequest(rt.method, rt.path, strings.NewReader(body))
 		r.Header.Set("Content-Type", contentType)
 		if key != "" {
 			r.Header.Set("X-API-Key", key)
 		}
-		resp, err := app.Test(r, -1)
-		if err != nil {
-			// Not the API's answer: net/http refused to write the request
-			// (a header value it cannot send).
+		resp, err := app.Test(r, 10_000) // ms: a request the API does not answer fails
+		switch {
+		case err != nil && strings.Contains(err.Error(), "timeout"):
+			t.Fatalf("%s %s: no answer: %v", rt.method, rt.path, err)
+		case err != nil:
+			// fasthttp refused the request before any handler, and app.Test
+			// returns its error, not the problem the client gets (the
+			// suite's onServer specs check those).
 			t.Skip(err)
 		}
 		defer resp.Body.Close()
