@@ -9,12 +9,12 @@ cd "$(dirname "$0")/.."
 
 url="http://127.0.0.1:${API_PORT:-5000}"
 args=(-url "$url" -duration "${DURATION:-10s}" -concurrency "${CONCURRENCY:-16}")
-if command -v go >/dev/null 2>&1 && go list -m >/dev/null 2>&1; then
-	exec go run ./devtools/loadgen "${args[@]}"
+if command -v go >/dev/null 2>&1 && go -C devtools list -m >/dev/null 2>&1; then
+	exec go -C devtools run ./loadgen "${args[@]}"
 fi
 # No Go on the host: the dev image, on the host's network so it reaches the
 # same published port.
 uid=${HOST_UID:-$(id -u)}
 exec docker run --rm --network host -u "$uid:${HOST_GID:-$(id -g)}" -v "$PWD:/src" -w /src \
 	-v "twitter-api-gomod-$uid:/go/pkg/mod" -v "twitter-api-gocache-$uid:/cache" \
-	"${DEV_IMAGE:-twitter-api-dev}" go run ./devtools/loadgen "${args[@]}"
+	"${DEV_IMAGE:-twitter-api-dev}" go -C devtools run ./loadgen "${args[@]}"

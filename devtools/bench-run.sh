@@ -6,8 +6,8 @@ set -euo pipefail
 
 mkdir -p /tmp/bench
 go build -o /tmp/bench/api ./app/cmd/api
-go build -o /tmp/bench/floor ./devtools/floor
-go build -o /tmp/bench/loadgen ./devtools/loadgen
+go -C devtools build -o /tmp/bench/floor ./floor
+go -C devtools build -o /tmp/bench/loadgen ./loadgen
 # compose run does not always wait for the database's healthcheck.
 for i in $(seq 60); do
 	/tmp/bench/api migrate up >/dev/null 2>/tmp/bench/migrate.log && break

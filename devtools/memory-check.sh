@@ -82,7 +82,7 @@ uid=${HOST_UID:-$(id -u)}
 slowupload() {
 	docker run --rm --network host -u "$uid:${HOST_GID:-$(id -g)}" -v "$PWD:/src" -w /src \
 		-v "twitter-api-gomod-$uid:/go/pkg/mod" -v "twitter-api-gocache-$uid:/cache" \
-		"${DEV_IMAGE:-twitter-api-dev}" go run ./devtools/slowupload -url "http://127.0.0.1:$port" "$@"
+		"${DEV_IMAGE:-twitter-api-dev}" go -C devtools run ./slowupload -url "http://127.0.0.1:$port" "$@"
 }
 
 # Multipart first: its growth is measured from the resting baseline.

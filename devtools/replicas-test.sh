@@ -130,7 +130,7 @@ docker run --detach --name "$loadgen" --network host -u "$uid:$gid" \
 	-v "$PWD:/src:ro" -w /src -v "$work:/out" \
 	-v "twitter-api-gomod-$uid:/go/pkg/mod" -v "twitter-api-gocache-$uid:/cache" \
 	-e GOCACHE=/cache -e GOFLAGS=-buildvcs=false -e HOME=/tmp \
-	"$GO_IMAGE" sh -c "go build -o /tmp/loadgen ./devtools/loadgen && exec /tmp/loadgen -soak \
+	"$GO_IMAGE" sh -c "go -C devtools build -o /tmp/loadgen ./loadgen && exec /tmp/loadgen -soak \
 		-url http://127.0.0.1:$LB_PORT -rate $RATE -concurrency $CONCURRENCY \
 		-phases steady,rolling,kill,rejoin,rollout -max-duration 6m -ids-out /out/ids -ready-file /out/ready" >/dev/null
 wait_for 300 "the load to start" test -f "$work/ready"

@@ -48,5 +48,6 @@ dlv=$("${compose[@]}" port api 2345)
 # API and Delve through the same 127.0.0.1 ports as an editor does.
 timeout 300 docker run --rm --network host --user "$HOST_UID:$HOST_GID" \
 	-v "$PWD:/src" -v "twitter-api-gomod-$HOST_UID:/go/pkg/mod" -v "twitter-api-gocache-$HOST_UID:/cache" \
-	-w /src "$image" go run ./devtools/debugcheck -api "http://$api" -dlv "$dlv" -timeout 3m
+	-w /src "$image" sh -c 'go -C devtools build -o /tmp/debugcheck ./debugcheck && exec /tmp/debugcheck "$@"' \
+	debugcheck -api "http://$api" -dlv "$dlv" -timeout 3m
 echo "test-debug: passed in $(( $(date +%s) - start ))s"

@@ -73,7 +73,7 @@ func (z zeroOnNull[T]) Scan(v any) error {
 
 // Create stores a tweet by author (nil for anonymous) and returns it.
 func (s *Tweets) Create(ctx context.Context, text string, author *twitter.User) (twitter.Tweet, error) {
-	t, err := scanTweet(s.db.queryRow(ctx, InsertTweetSQL, text, actorID(author)))
+	t, err := scanTweet(s.db.queryRow(ctx, insertTweetSQL, text, actorID(author)))
 	if err != nil {
 		return twitter.Tweet{}, mapErr("insert tweet", err, constraints{
 			// The author was deleted after authenticating: the key
@@ -86,7 +86,7 @@ func (s *Tweets) Create(ctx context.Context, text string, author *twitter.User) 
 
 // Get returns the tweet with id.
 func (s *Tweets) Get(ctx context.Context, id int64) (twitter.Tweet, error) {
-	t, err := scanTweet(s.db.queryRow(ctx, GetTweetSQL, id))
+	t, err := scanTweet(s.db.queryRow(ctx, getTweetSQL, id))
 	if err != nil {
 		return twitter.Tweet{}, mapErr("select tweet", err, nil)
 	}
@@ -183,11 +183,12 @@ FROM h LEFT JOIN LATERAL (
 	ORDER BY t.xid, t.id LIMIT $1) AS p ON true`
 }
 
-// ListTweetsSQL and ListUserTweetsSQL ($3: the user's id) are the list
-// statements, exported so that devtools/floor runs the very same text.
+// listTweetsSQL and listUserTweetsSQL ($3: the user's id) are the list
+// statements. devtools/floor keeps a copy of listTweetsSQL; a spec
+// (floor_test.go) fails when the two differ.
 var (
-	ListTweetsSQL     = listPageSQL("")
-	ListUserTweetsSQL = listPageSQL(" AND t.user_id = $3")
+	listTweetsSQL     = listPageSQL("")
+	listUserTweetsSQL = listPageSQL(" AND t.user_id = $3")
 )
 
 // listAttempts bounds the reads of one page (see above).
@@ -197,9 +198,9 @@ func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) ([]
 	if err := page.Validate(); err != nil { // a zero limit would size the buffer and query wrongly
 		return nil, false, fmt.Errorf("select tweets: %w", err)
 	}
-	query, args := ListTweetsSQL, []any{page.Limit + 1, page.AfterID} // one extra row tells whether another page exists
+	query, args := listTweetsSQL, []any{page.Limit + 1, page.AfterID} // one extra row tells whether another page exists
 	if userID != nil {
-		query, args = ListUserTweetsSQL, append(args, *userID)
+		query, args = listUserTweetsSQL, append(args, *userID)
 	}
 	list := make([]twitter.Tweet, 0, page.Limit+1)
 	for attempt := 1; ; attempt++ {
@@ -250,7 +251,7 @@ func (s *Tweets) Update(ctx context.Context, id int64, text string, actor *twitt
 	for range maxAttempts {
 		// One statement: ownership is part of the WHERE clause, so no lock
 		// or transaction is needed for it to hold at the moment of writing.
-		t, err := scanTweet(s.db.queryRow(ctx, UpdateTweetSQL, text, id, actorID(actor)))
+		t, err := scanTweet(s.db.queryRow(ctx, updateTweetSQL, text, id, actorID(actor)))
 		if err == nil {
 			return t, nil
 		}
@@ -291,17 +292,17 @@ var errUnsettled = errors.New("the tweet's ownership kept changing")
 // The hot statements, prepared once per connection (see the package
 // comment). Ownership is twitter.CanModify as a WHERE condition: anonymous
 // tweets are open to everyone, others only to their author; without an
-// actor $3 is NULL, which matches no author. Exported, like the lists' and
-// AuthenticateSQL, so that devtools/floor runs the very same texts.
+// actor $3 is NULL, which matches no author. devtools/floor runs copies of
+// these, the lists' and authenticateSQL; floor_test.go keeps them equal.
 const (
-	GetTweetSQL    = `SELECT ` + tweetColumns + ` FROM tweets t` + joinAuthor + ` WHERE t.id = $1`
-	InsertTweetSQL = `WITH t AS (INSERT INTO tweets (text, user_id) VALUES ($1, $2) RETURNING *)
+	getTweetSQL    = `SELECT ` + tweetColumns + ` FROM tweets t` + joinAuthor + ` WHERE t.id = $1`
+	insertTweetSQL = `WITH t AS (INSERT INTO tweets (text, user_id) VALUES ($1, $2) RETURNING *)
 SELECT ` + tweetColumns + ` FROM t` + joinAuthor
-	UpdateTweetSQL = `WITH t AS (UPDATE tweets SET text = $1, updated_at = clock_timestamp()
+	updateTweetSQL = `WITH t AS (UPDATE tweets SET text = $1, updated_at = clock_timestamp()
 WHERE id = $2 AND (user_id IS NULL OR user_id = $3) RETURNING *)
 SELECT ` + tweetColumns + ` FROM t` + joinAuthor
 	deleteTweetSQL = `DELETE FROM tweets WHERE id = $1 AND (user_id IS NULL OR user_id = $2)`
-	TweetOwnerSQL  = `SELECT user_id FROM tweets WHERE id = $1`
+	tweetOwnerSQL  = `SELECT user_id FROM tweets WHERE id = $1`
 )
 
 // actorID is the actor's id as a statement parameter: NULL for none.
@@ -318,7 +319,7 @@ func actorID(actor *twitter.User) *int64 {
 // between, and the change should be tried again.
 func (s *Tweets) whyUnmodifiable(ctx context.Context, id int64, actor *twitter.User) error {
 	var owner *int64
-	if err := s.db.queryRow(ctx, TweetOwnerSQL, id).Scan(&owner); err != nil {
+	if err := s.db.queryRow(ctx, tweetOwnerSQL, id).Scan(&owner); err != nil {
 		return mapErr("select tweet", err, nil)
 	}
 	t := twitter.Tweet{ID: id}

@@ -54,9 +54,9 @@ func (s *Users) Get(ctx context.Context, id int64) (twitter.User, error) {
 	return row.domain(), nil
 }
 
-// AuthenticateSQL finds the owner of a valid key in one statement, prepared
+// authenticateSQL finds the owner of a valid key in one statement, prepared
 // once per connection: the current key, or a previous one before it expires.
-const AuthenticateSQL = `SELECT u.id, u.username, u.email, k.hash, u.created_at
+const authenticateSQL = `SELECT u.id, u.username, u.email, k.hash, u.created_at
 FROM api_keys k JOIN users u ON u.id = k.user_id
 WHERE k.hash = $1 AND (k.expires_at IS NULL OR k.expires_at > now())`
 
@@ -69,7 +69,7 @@ func (s *Users) ByAPIKey(ctx context.Context, key string) (twitter.User, error) 
 	hash := twitter.HashAPIKey(key)
 	var row userRow
 	var stored []byte
-	err := s.db.queryRow(ctx, AuthenticateSQL, hash).Scan(&row.ID, &row.Username, &row.Email, &stored, &row.CreatedAt)
+	err := s.db.queryRow(ctx, authenticateSQL, hash).Scan(&row.ID, &row.Username, &row.Email, &stored, &row.CreatedAt)
 	if err != nil {
 		err = mapErr("authenticate", err, nil)
 		if isNotFound(err) {

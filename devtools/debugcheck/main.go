@@ -8,9 +8,12 @@
 // Last it stops there once more and saves while the API is stopped: the
 // reload must replace a process held at a breakpoint too.
 //
-// make test-debug runs it against a throwaway debug stack:
+// make test-debug runs it against a throwaway debug stack, from the
+// repository root (it edits app/httpapi): built in the devtools module,
+// run here.
 //
-//	go run ./devtools/debugcheck -api http://127.0.0.1:5000 -dlv 127.0.0.1:2345
+//	go -C devtools build -o /tmp/debugcheck ./debugcheck
+//	/tmp/debugcheck -api http://127.0.0.1:5000 -dlv 127.0.0.1:2345
 package main
 
 import (

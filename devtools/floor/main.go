@@ -1,11 +1,11 @@
 // Command floor is the benchmark's reference point: a minimal net/http
 // server on pgxpool with prepared statements, running the same SQL as the
-// API, text for text: app/store exports its statements (store.GetTweetSQL
-// and the rest), and pgx prepares each once per connection, as the store
-// does. `make bench` loads it and the API in turn;
+// API, text for text: sql.go holds copies of the store's statements, which a
+// store spec keeps equal, and pgx prepares each once per connection, as the
+// store does. `make bench` loads it and the API in turn;
 // the API's share of the floor's throughput is the figure that matters.
 //
-//	DATABASE_URL=postgres://... go run ./devtools/floor -addr 127.0.0.1:5301
+//	DATABASE_URL=postgres://... go -C devtools run ./floor -addr 127.0.0.1:5301
 //
 // It serves only what the benchmark calls: GET /tweets/{id}, GET /tweets
 // (limit, after_id), POST /tweets and PATCH /tweets/{id}, with minimal
@@ -32,8 +32,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/twitter-api/twitter-api/app/store"
 )
 
 type author struct {
@@ -117,7 +115,7 @@ func (s server) get(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad id", http.StatusBadRequest)
 		return
 	}
-	t, err := scanTweet(s.pool.QueryRow(r.Context(), store.GetTweetSQL, id))
+	t, err := scanTweet(s.pool.QueryRow(r.Context(), getTweetSQL, id))
 	if reply(w, err) {
 		writeJSON(w, http.StatusOK, t)
 	}
@@ -131,7 +129,7 @@ func (s server) list(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("after_id"); v != "" {
 		after, _ = strconv.ParseInt(v, 10, 64)
 	}
-	rows, err := s.pool.Query(r.Context(), store.ListTweetsSQL, limit+1, after)
+	rows, err := s.pool.Query(r.Context(), listTweetsSQL, limit+1, after)
 	if !reply(w, err) {
 		return
 	}
@@ -183,7 +181,7 @@ func (s server) actor(w http.ResponseWriter, r *http.Request) (*author, bool) {
 		hash    []byte
 		created time.Time
 	)
-	err := s.pool.QueryRow(r.Context(), store.AuthenticateSQL, sum[:]).Scan(&a.ID, &a.Username, &email, &hash, &created)
+	err := s.pool.QueryRow(r.Context(), authenticateSQL, sum[:]).Scan(&a.ID, &a.Username, &email, &hash, &created)
 	if errors.Is(err, pgx.ErrNoRows) {
 		http.Error(w, "unknown key", http.StatusUnauthorized)
 		return nil, false
@@ -219,7 +217,7 @@ func (s server) create(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	t, err := scanTweet(s.pool.QueryRow(r.Context(), store.InsertTweetSQL, text, idOf(a)))
+	t, err := scanTweet(s.pool.QueryRow(r.Context(), insertTweetSQL, text, idOf(a)))
 	if !reply(w, err) {
 		return
 	}
@@ -241,11 +239,11 @@ func (s server) update(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	t, err := scanTweet(s.pool.QueryRow(r.Context(), store.UpdateTweetSQL, text, id, idOf(a)))
+	t, err := scanTweet(s.pool.QueryRow(r.Context(), updateTweetSQL, text, id, idOf(a)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		// As the API: look up why nothing matched.
 		var owner *int64
-		err = s.pool.QueryRow(r.Context(), store.TweetOwnerSQL, id).Scan(&owner)
+		err = s.pool.QueryRow(r.Context(), tweetOwnerSQL, id).Scan(&owner)
 		if reply(w, err) {
 			http.Error(w, "forbidden", http.StatusForbidden)
 		}

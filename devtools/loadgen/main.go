@@ -2,7 +2,7 @@
 // reads of single tweets, list pages and authenticated creates, each for a
 // bounded time. It then checks that every acknowledged create is readable.
 //
-//	go run ./devtools/loadgen -url http://127.0.0.1:5000 -duration 10s -concurrency 16
+//	go -C devtools run ./loadgen -url http://127.0.0.1:5000 -duration 10s -concurrency 16
 //
 // With -soak it instead keeps a steady mix of reads and creates going, in
 // phases a driving script advances with SIGUSR1 (see devtools/replicas-test.sh).
@@ -10,7 +10,7 @@
 // With -floor it compares the API with the floor server (devtools/floor)
 // instead, scenario by scenario, alternating the two; see compare.go.
 //
-//	go run ./devtools/loadgen -url http://127.0.0.1:5300 -floor http://127.0.0.1:5301 -rounds 2
+//	go -C devtools run ./loadgen -url http://127.0.0.1:5300 -floor http://127.0.0.1:5301 -rounds 2
 package main
 
 import (

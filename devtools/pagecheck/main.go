@@ -10,7 +10,7 @@
 // tweet the check committed must reach each follower exactly once, and no
 // follower may see any id twice. The check's tweets are deleted afterwards.
 //
-//	go run ./devtools/pagecheck -url http://127.0.0.1:5000 \
+//	go -C devtools run ./pagecheck -url http://127.0.0.1:5000 \
 //	  -db postgres://twitter:twitter@127.0.0.1:5432/twitter?sslmode=disable
 package main
 

@@ -2,7 +2,10 @@
 // into the Postman collection's test script, so the collection checks every
 // response against the same document the API is generated with.
 //
-//	go run ./devtools/postman-contract [-swagger docs/swagger.json] [-collection C] [-out C]
+//	go -C devtools build -o /tmp/postman-contract ./postman-contract
+//	/tmp/postman-contract [-swagger docs/swagger.json] [-collection C] [-out C]
+//
+// The paths are relative to where it runs, the repository root.
 //
 // Only the lines between the collection script's "BEGIN generated" and
 // "END generated" markers change; the rest of the file is left as written.

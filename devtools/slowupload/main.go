@@ -3,7 +3,7 @@
 // ordinary requests. It prints what each group got, and fails when an
 // ordinary request failed. The caller measures the API's memory meanwhile.
 //
-//	go run ./devtools/slowupload -url http://127.0.0.1:5000 -uploads 200 -size 1048576 -over 3s
+//	go -C devtools run ./slowupload -url http://127.0.0.1:5000 -uploads 200 -size 1048576 -over 3s
 //
 // With -multipart each upload is a multipart/form-data file instead, and
 // every one must be refused (413 or 415): none is ever read into memory.

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The scan behind make vuln, in the vuln image with no network: govulncheck on
-# the source (./...) and on the release binary (/release/api) against the
-# database built into the image. Fails on any vulnerability the code reaches,
+# the source (./... of the service and of the devtools module) and on the
+# release binary (/release/api) against the database built into the image. Fails on any vulnerability the code reaches,
 # printing its id and call path.
 set -eu
 db=${VULNDB:-/vulndb}
@@ -17,6 +17,9 @@ status=0
 echo
 echo "==== source: ./... ($(go version)) ===="
 govulncheck -db "file://$db" -show traces ./... || status=1
+echo
+echo "==== source: devtools/... (the developer tools' module) ===="
+govulncheck -C devtools -db "file://$db" -show traces ./... || status=1
 echo
 echo "==== binary: $bin ===="
 govulncheck -db "file://$db" -mode binary -show traces "$bin" || status=1
