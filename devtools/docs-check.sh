@@ -1,7 +1,8 @@
 #!/bin/sh
 # make docs-check: regenerate the OpenAPI docs (and the schemas in the
 # Postman collection's script) aside and compare them with the committed
-# ones, so annotations, docs/ and the collection cannot drift apart.
+# ones, so annotations, docs/ and the collection cannot drift apart; then
+# check the README's length and every link of the Markdown pages.
 set -eu
 out=tmp/docs-check/docs
 rm -rf "$out"
@@ -10,9 +11,14 @@ status=0
 for f in docs.go swagger.json swagger.yaml postman/twitter-api.postman_collection.json; do
 	diff -u "docs/$f" "$out/$f" || status=1
 done
-if [ "$status" -ne 0 ]; then
-	echo "docs/ is stale: run make docs and commit the result" >&2
-else
-	echo "docs-check: docs/ matches the annotations"
+[ "$status" -eq 0 ] || echo "docs/ is stale: run make docs and commit the result" >&2
+# The README is the front door and links one docs/ page a topic: at most
+# 200 lines, and no link to a page or heading that is not there.
+lines=$(wc -l <README.md)
+if [ "$lines" -gt 200 ]; then
+	echo "docs-check: README.md has $lines lines, over 200: move the detail into a docs/ page" >&2
+	status=1
 fi
+perl devtools/docs-links.pl README.md docs/*.md || { echo "docs-check: the links above are broken" >&2; status=1; }
+[ "$status" -ne 0 ] || echo "docs-check: docs/ matches the annotations; README.md $lines lines, every link resolves"
 exit "$status"

@@ -31,7 +31,7 @@ run() {
 	# `go test` would. A link keeps the 50 MB binary out of the tree.
 	ln -sf "$bindir/$name.test" "$bin"
 	t0=$(ms)
-	# --flake-attempts: see the README ("Tests").
+	# --flake-attempts: see docs/testing.md.
 	ginkgo -p --flake-attempts=2 --randomize-all --fail-on-pending --fail-on-empty \
 		--junit-report="$name.xml" --output-dir="$parts" "$bin" >>"$parts/$name.log" 2>&1 || status=$?
 	echo "$dir $status $(($(ms) - t0))"
