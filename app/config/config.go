@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -56,7 +58,47 @@ type Config struct {
 	RateLimitSignups         int
 	RateLimitAnonymousWrites int
 	RateWindow               time.Duration
+
+	// AdminAddr is where /metrics and /debug/pprof/ listen, never on the
+	// public port; empty when ADMIN_ADDR is off.
+	AdminAddr string
+	// Tracing is the OpenTelemetry trace export.
+	Tracing Tracing
 }
+
+// DefaultAdminAddr is ADMIN_ADDR when unset: loopback, so only the host
+// itself (or, in a container, the container) reaches metrics and profiles.
+const DefaultAdminAddr = "127.0.0.1:9090"
+
+// DefaultServiceName is OTEL_SERVICE_NAME when unset.
+const DefaultServiceName = "twitter-api"
+
+// Tracing is read from the standard OpenTelemetry variables. Tracing is on
+// only when an OTLP endpoint is set: otherwise nothing is started, recorded
+// or exported. The exporter reads the rest of the standard variables
+// (OTEL_EXPORTER_OTLP_TIMEOUT, _COMPRESSION, _CERTIFICATE, OTEL_BSP_*)
+// from the process environment itself.
+type Tracing struct {
+	// Endpoint is the full OTLP/HTTP traces URL, such as
+	// http://jaeger:4318/v1/traces; empty turns tracing off.
+	Endpoint string
+	// Headers are sent with every export, for backends that want a key.
+	Headers     map[string]string
+	ServiceName string
+	// ResourceAttributes describe the process (OTEL_RESOURCE_ATTRIBUTES).
+	ResourceAttributes map[string]string
+	// Sampler is an OTEL_TRACES_SAMPLER name; SamplerArg is the ratio of
+	// the traceidratio samplers.
+	Sampler    string
+	SamplerArg float64
+}
+
+// Enabled reports whether traces are exported.
+func (t Tracing) Enabled() bool { return t.Endpoint != "" }
+
+// Samplers are the OTEL_TRACES_SAMPLER values understood.
+var Samplers = []string{"parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio",
+	"always_on", "always_off", "traceidratio"}
 
 // DefaultShutdownGrace is SHUTDOWN_GRACE when unset: the stop grace period of
 // Docker and compose.
@@ -101,6 +143,9 @@ func Load(getenv func(string) string) (Config, error) {
 		RateLimitSignups:         r.int("RATE_LIMIT_SIGNUPS", 10, 0, 1_000_000),
 		RateLimitAnonymousWrites: r.int("RATE_LIMIT_ANONYMOUS_WRITES", 60, 0, 1_000_000),
 		RateWindow:               r.duration("RATE_WINDOW", time.Minute),
+
+		AdminAddr: r.addr("ADMIN_ADDR", DefaultAdminAddr),
+		Tracing:   r.tracing(),
 	}
 	// Idle equals open unless set: fewer idle than open closes connections
 	// under load that the next request must reopen.
@@ -223,6 +268,108 @@ func (r *reader) level(name string, def slog.Level) slog.Level {
 		return def
 	}
 	return l
+}
+
+// addr reads a host:port to listen on; "off" turns the listener off.
+func (r *reader) addr(name, def string) string {
+	v := r.lookup(name)
+	switch v {
+	case "":
+		return def
+	case "off":
+		return ""
+	}
+	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+		r.fail(name, "must be host:port such as 127.0.0.1:9090 (or :9090 for every interface), or off, got %q", v)
+		return def
+	}
+	return v
+}
+
+// tracing reads the OpenTelemetry variables this service honours.
+func (r *reader) tracing() Tracing {
+	t := Tracing{
+		ServiceName:        r.lookup("OTEL_SERVICE_NAME"),
+		ResourceAttributes: r.pairs("OTEL_RESOURCE_ATTRIBUTES"),
+		Sampler:            r.oneOf("OTEL_TRACES_SAMPLER", Samplers[0], Samplers...),
+		SamplerArg:         1,
+	}
+	if t.ServiceName == "" {
+		t.ServiceName = t.ResourceAttributes["service.name"]
+	}
+	if t.ServiceName == "" {
+		t.ServiceName = DefaultServiceName
+	}
+	// Only the traceidratio samplers use it, but a wrong one is refused anyway.
+	if v := r.lookup("OTEL_TRACES_SAMPLER_ARG"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f > 1 {
+			r.fail("OTEL_TRACES_SAMPLER_ARG", "must be a ratio from 0 to 1, got %q", v)
+		} else if strings.HasSuffix(t.Sampler, "traceidratio") {
+			t.SamplerArg = f
+		}
+	}
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"} {
+		if v := r.lookup(name); v != "" && v != "http/protobuf" {
+			r.fail(name, "must be http/protobuf: this service exports OTLP over HTTP only, got %q", v)
+		}
+	}
+	headers := r.pairs("OTEL_EXPORTER_OTLP_HEADERS")
+	for k, v := range r.pairs("OTEL_EXPORTER_OTLP_TRACES_HEADERS") {
+		if headers == nil {
+			headers = map[string]string{}
+		}
+		headers[k] = v
+	}
+	t.Headers = headers
+	// The signal's own URL is used as it is; the base URL gets the
+	// traces path, as the OTLP specification says.
+	endpoint := r.url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+	if endpoint == "" {
+		if base := r.url("OTEL_EXPORTER_OTLP_ENDPOINT"); base != "" {
+			endpoint = strings.TrimSuffix(base, "/") + "/v1/traces"
+		}
+	}
+	exporter := r.oneOf("OTEL_TRACES_EXPORTER", "otlp", "otlp", "none")
+	if exporter == "otlp" && !strings.EqualFold(r.lookup("OTEL_SDK_DISABLED"), "true") {
+		t.Endpoint = endpoint
+	}
+	return t
+}
+
+// url reads an http or https URL.
+func (r *reader) url(name string) string {
+	v := r.lookup(name)
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		r.fail(name, "must be an http:// or https:// URL such as http://localhost:4318, got %q", v)
+		return ""
+	}
+	return v
+}
+
+// pairs reads the OpenTelemetry list form key1=value1,key2=value2, with
+// percent-encoded values.
+func (r *reader) pairs(name string) map[string]string {
+	v := r.lookup(name)
+	if v == "" {
+		return nil
+	}
+	m := map[string]string{}
+	for item := range strings.SplitSeq(v, ",") {
+		k, val, ok := strings.Cut(item, "=")
+		k = strings.TrimSpace(k)
+		dec, err := url.PathUnescape(strings.TrimSpace(val))
+		if !ok || k == "" || err != nil {
+			r.fail(name, "must be a list such as key1=value1,key2=value2, got %q", v)
+			return nil
+		}
+		m[k] = dec
+	}
+	return m
 }
 
 func (r *reader) oneOf(name, def string, allowed ...string) string {

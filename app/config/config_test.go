@@ -39,6 +39,10 @@ var _ = Describe("Load", func() {
 		Expect(c.RateLimitSignups).To(Equal(10))
 		Expect(c.RateLimitAnonymousWrites).To(Equal(60))
 		Expect(c.RateWindow).To(Equal(time.Minute))
+		Expect(c.AdminAddr).To(Equal("127.0.0.1:9090"))
+		Expect(c.Tracing.Enabled()).To(BeFalse(), "no endpoint: tracing is off")
+		Expect(c.Tracing.ServiceName).To(Equal(config.DefaultServiceName))
+		Expect(c.Tracing.Sampler).To(Equal("parentbased_always_on"))
 	})
 
 	It("reads every variable", func() {
@@ -62,6 +66,9 @@ var _ = Describe("Load", func() {
 			MigrationLockTimeout: 3 * time.Second, MigrationStatementTimeout: 2 * time.Minute,
 			APIKeyOverlap: time.Hour, MaxBodyBytes: 4096,
 			RateLimitSignups: 0, RateLimitAnonymousWrites: 500, RateWindow: 10 * time.Second,
+			AdminAddr: "127.0.0.1:9090",
+			Tracing: config.Tracing{ServiceName: config.DefaultServiceName, Sampler: "parentbased_always_on",
+				SamplerArg: 1},
 		}))
 	})
 
@@ -135,6 +142,70 @@ var _ = Describe("Load", func() {
 	It("sizes the pool by the CPUs: four a CPU, at least 4", func() {
 		Expect(config.DefaultMaxOpenConns()).To(Equal(max(4, 4*runtime.GOMAXPROCS(0))))
 	})
+})
+
+var _ = Describe("the admin listener and tracing", func() {
+	load := func(kv map[string]string) (config.Config, error) {
+		kv["DATABASE_URL"] = "postgres://x"
+		return config.Load(env(kv))
+	}
+
+	It("reads ADMIN_ADDR, and off turns the listener off", func() {
+		c, err := load(map[string]string{"ADMIN_ADDR": "0.0.0.0:9100"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.AdminAddr).To(Equal("0.0.0.0:9100"))
+		c, err = load(map[string]string{"ADMIN_ADDR": "off"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.AdminAddr).To(BeEmpty())
+		_, err = load(map[string]string{"ADMIN_ADDR": "9090"})
+		Expect(err).To(MatchError(ContainSubstring("ADMIN_ADDR must be host:port")))
+	})
+
+	It("exports to the base endpoint's traces path, or to the traces endpoint as it is", func() {
+		c, err := load(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4318/"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.Tracing.Enabled()).To(BeTrue())
+		Expect(c.Tracing.Endpoint).To(Equal("http://jaeger:4318/v1/traces"))
+		c, err = load(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4318",
+			"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://collector.example.com/otlp/traces"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.Tracing.Endpoint).To(Equal("https://collector.example.com/otlp/traces"))
+	})
+
+	It("reads the service name, resource attributes, headers and sampler", func() {
+		c, err := load(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318",
+			"OTEL_SERVICE_NAME": "notes", "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=prod,team=a%20b",
+			"OTEL_EXPORTER_OTLP_HEADERS": "x-key=1,x-other=2", "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "x-key=3",
+			"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.Tracing).To(Equal(config.Tracing{Endpoint: "http://c:4318/v1/traces",
+			Headers: map[string]string{"x-key": "3", "x-other": "2"}, ServiceName: "notes",
+			ResourceAttributes: map[string]string{"deployment.environment": "prod", "team": "a b"},
+			Sampler:            "parentbased_traceidratio", SamplerArg: 0.25}))
+	})
+
+	DescribeTable("stays off when the standard variables say so",
+		func(name, value string) {
+			c, err := load(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", name: value})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(c.Tracing.Enabled()).To(BeFalse())
+		},
+		Entry("the SDK disabled", "OTEL_SDK_DISABLED", "true"),
+		Entry("no exporter", "OTEL_TRACES_EXPORTER", "none"),
+	)
+
+	DescribeTable("names what it cannot honour",
+		func(name, value string) {
+			_, err := load(map[string]string{name: value})
+			Expect(err).To(MatchError(ContainSubstring(name)))
+		},
+		Entry("gRPC", "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+		Entry("an endpoint that is no URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "jaeger:4318"),
+		Entry("an unknown sampler", "OTEL_TRACES_SAMPLER", "sometimes"),
+		Entry("a ratio over 1", "OTEL_TRACES_SAMPLER_ARG", "2"),
+		Entry("an unknown exporter", "OTEL_TRACES_EXPORTER", "zipkin"),
+		Entry("a malformed attribute list", "OTEL_RESOURCE_ATTRIBUTES", "novalue"),
+	)
 })
 
 var _ = Describe("LoadPort", func() {

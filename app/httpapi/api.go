@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/twitter-api/twitter-api/app/twitter"
@@ -95,6 +97,13 @@ type Deps struct {
 	// APIKeyOverlap is how long a user's previous keys keep working after
 	// POST /users/{id}/keys, unless it revokes them at once.
 	APIKeyOverlap time.Duration
+
+	// TracerProvider, when set, gives every request a server span that
+	// continues the caller's traceparent; nil traces nothing.
+	TracerProvider trace.TracerProvider
+	// Metrics, when set, gets the request series: latency by route and
+	// status, and requests in flight.
+	Metrics prometheus.Registerer
 }
 
 // DefaultAPIKeyOverlap is APIKeyOverlap when Deps sets none.
@@ -149,7 +158,17 @@ func New(d Deps) *fiber.App {
 	// The body is read first: the request's budget covers its work
 	// (authentication and its queries), not the client's upload,
 	// which HTTP_READ_TIMEOUT bounds.
-	app.Use(requestID(), closeWhenDraining(d.Draining), accessLog(d.Logger, errHandler), recoverPanics(d.Logger),
+	// Metrics and the span wrap the access log, which answers errors: they
+	// see the status the client gets. Each is installed only when asked
+	// for, so turned off it costs nothing.
+	app.Use(requestID())
+	if d.Metrics != nil {
+		app.Use(measureRequests(newHTTPMetrics(d.Metrics)))
+	}
+	if d.TracerProvider != nil {
+		app.Use(traceRequests(d.TracerProvider))
+	}
+	app.Use(closeWhenDraining(d.Draining), accessLog(d.Logger, errHandler), recoverPanics(d.Logger),
 		bodies.none(), requestContext(d.Context, d.RequestTimeout))
 	addRoutes(app, d, bodies)
 	routes.load(app)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/twitter-api/twitter-api/app/twitter"
@@ -74,7 +75,14 @@ func accessLog(log *slog.Logger, errHandler fiber.ErrorHandler) fiber.Handler {
 		// user's id (0 when anonymous), never the key. One literal list, so
 		// the attributes stay off the heap.
 		uid, _ := c.Locals(actorIDKey{}).(int64)
-		log.LogAttrs(c.UserContext(), level, "request",
+		// The line names its trace, to go from a log line to its spans.
+		// Untraced, both stay empty Attrs, which handlers leave out.
+		ctx := c.UserContext()
+		var traceID, spanID slog.Attr
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+			traceID, spanID = slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String())
+		}
+		log.LogAttrs(ctx, level, "request",
 			slog.String("request_id", id),
 			slog.String("method", c.Method()),
 			slog.String("path", c.Path()),
@@ -83,6 +91,7 @@ func accessLog(log *slog.Logger, errHandler fiber.ErrorHandler) fiber.Handler {
 			slog.Int("bytes", len(c.Response().Body())),
 			slog.String("remote", c.IP()),
 			slog.Int64("user_id", uid),
+			traceID, spanID,
 		)
 		return nil
 	}
@@ -131,6 +140,11 @@ func requestContext(parent context.Context, timeout time.Duration) fiber.Handler
 	return func(c *fiber.Ctx) error {
 		ctx, cancel := context.WithTimeout(parent, timeout)
 		defer cancel()
+		// The request's span, if traced, goes along: the database's spans
+		// become its children.
+		if span := trace.SpanFromContext(c.UserContext()); span.SpanContext().IsValid() {
+			ctx = trace.ContextWithSpan(ctx, span)
+		}
 		c.SetUserContext(ctx)
 		return c.Next()
 	}

@@ -46,6 +46,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
@@ -62,6 +63,9 @@ type Options struct {
 	ConnMaxLifetime time.Duration
 	// ConnMaxIdleTime closes a connection unused for this long; 0 never.
 	ConnMaxIdleTime time.Duration
+	// TracerProvider, when set, traces every statement as a child of the
+	// span in its context; nil traces nothing and costs nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // DB is a pooled connection to PostgreSQL.
@@ -90,6 +94,9 @@ func Open(dsn string, opt Options) (*DB, error) {
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	cfg.StatementCacheCapacity = 32
 	cfg.DescriptionCacheCapacity = 0
+	if opt.TracerProvider != nil {
+		cfg.Tracer = newSQLTracer(opt.TracerProvider)
+	}
 
 	var opts []stdlib.OptionOpenDB
 	if life := opt.ConnMaxLifetime; life > 0 {

@@ -81,6 +81,9 @@ func startServer(e env) *server {
 	if _, ok := e["SHUTDOWN_DELAY"]; !ok {
 		e["SHUTDOWN_DELAY"] = "0" // nothing balances load here; the termination spec sets its own
 	}
+	if _, ok := e["ADMIN_ADDR"]; !ok {
+		e["ADMIN_ADDR"] = "127.0.0.1:0" // specs run in parallel: a port each
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{
 		base:   fmt.Sprintf("http://127.0.0.1:%d", port),

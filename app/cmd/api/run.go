@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/twitter-api/twitter-api/app/config"
 	"github.com/twitter-api/twitter-api/app/httpapi"
@@ -79,12 +82,13 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-func openDB(cfg config.Config) (*store.DB, error) {
+func openDB(cfg config.Config, tp trace.TracerProvider) (*store.DB, error) {
 	return store.Open(cfg.DatabaseURL, store.Options{
 		MaxOpenConns:    cfg.DBMaxOpenConns,
 		MaxIdleConns:    cfg.DBMaxIdleConns,
 		ConnMaxLifetime: cfg.DBConnMaxLifetime,
 		ConnMaxIdleTime: cfg.DBConnMaxIdleTime,
+		TracerProvider:  tp,
 	})
 }
 
@@ -96,7 +100,19 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	logOut := newLogWriter(stdout)
 	defer logOut.Close() // last: every line logged below is written
 	log := newLogger(cfg, logOut)
-	db, err := openDB(cfg)
+	tp, err := newTracerProvider(cfg.Tracing, log)
+	if err != nil {
+		return err
+	}
+	defer flushTraces(tp, log) // after the drain: the last requests' spans too
+	// A nil provider must stay an untyped nil: it turns tracing off.
+	var traces trace.TracerProvider
+	if tp != nil {
+		traces = tp
+		log.Info("tracing", "endpoint", cfg.Tracing.Endpoint, "service", cfg.Tracing.ServiceName,
+			"sampler", cfg.Tracing.Sampler)
+	}
+	db, err := openDB(cfg, traces)
 	if err != nil {
 		return err
 	}
@@ -114,6 +130,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
+	metrics := newRegistry(map[string]*sql.DB{"api": db.DB.DB, "readiness": probeDB.DB.DB})
+	adm, err := startAdmin(cfg.AdminAddr, metrics, log)
+	if err != nil {
+		return err
+	}
+	defer adm.Close() // once serve returns, after the drain: scrapes see it
 
 	// Requests descend from work, not from ctx: a signal must not cancel
 	// them, only the end of the drain budget does.
@@ -137,6 +159,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		SignupLimit:         cfg.RateLimitSignups,
 		AnonymousWriteLimit: cfg.RateLimitAnonymousWrites,
 		RateWindow:          cfg.RateWindow,
+
+		TracerProvider: traces,
+		Metrics:        metrics,
 	})
 	// Listening here, not in Fiber, reports a taken port before anything else.
 	tcp, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
@@ -205,7 +230,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	// The advisory lock holds one connection while migrations use another.
 	cfg.DBMaxOpenConns = max(cfg.DBMaxOpenConns, 2)
-	db, err := openDB(cfg)
+	db, err := openDB(cfg, nil)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ func startChild(env ...string) *child {
 	GinkgoHelper()
 	port := freePort()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), append([]string{execEnv + "=1", "PORT=" + strconv.Itoa(port)}, env...)...)
+	cmd.Env = append(os.Environ(), append([]string{execEnv + "=1", "PORT=" + strconv.Itoa(port), "ADMIN_ADDR=127.0.0.1:0"}, env...)...)
 	c := &child{cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", port), out: gbytes.NewBuffer(), exited: make(chan struct{})}
 	cmd.Stdout = c.out
 	cmd.Stderr = c.out
