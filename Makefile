@@ -21,13 +21,19 @@ IMAGE         ?= twitter-api:latest
 LB_PORT       ?= 5233
 # FUZZTIME: how long make fuzz runs.
 FUZZTIME      ?= 30s
+# The API's admin port (/metrics, /debug/pprof/) and Jaeger's UI and OTLP
+# receiver, on 127.0.0.1.
+ADMIN_PORT       ?= 9090
+JAEGER_UI_PORT   ?= 16686
+JAEGER_OTLP_PORT ?= 4318
 VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # Containers run as you, so files they write into the tree are yours.
 HOST_UID      ?= $(shell id -u)
 HOST_GID      ?= $(shell id -g)
 # Compose project names; CI uses its own so it never touches your stack.
 PROJECT       ?= twitter-api
-export API_PORT DB_PORT DEBUG_PORT HOST_UID HOST_GID IMAGE VERSION PROJECT LB_PORT
+export API_PORT DB_PORT DEBUG_PORT HOST_UID HOST_GID IMAGE VERSION PROJECT LB_PORT \
+	ADMIN_PORT JAEGER_UI_PORT JAEGER_OTLP_PORT
 
 DEV  := docker compose -p $(PROJECT) -f compose.dev.yml
 # The dev stack with the API under Delve (compose.debug.yml changes only api).
@@ -62,6 +68,7 @@ up: ## Start the stack in the background; returns once the API is healthy
 	$(ensure-volumes)
 	$(DEV) up --build --remove-orphans --detach --wait
 	@echo "API ready on http://localhost:$(API_PORT) (Swagger UI: http://localhost:$(API_PORT)/)"
+	@echo "Traces: http://localhost:$(JAEGER_UI_PORT) (Jaeger); metrics and pprof: http://localhost:$(ADMIN_PORT)/metrics, /debug/pprof/"
 
 .PHONY: down
 down: ## Stop the stack (data and caches are kept)
@@ -224,6 +231,11 @@ contract: ## Check every response against docs/swagger.json via a validating pro
 		-v twitter-api-gomod-$(HOST_UID):/go/pkg/mod -v twitter-api-gocache-$(HOST_UID):/cache \
 		-e GOCACHE=/cache/go-build -e GOFLAGS=-buildvcs=false \
 		twitter-api-newman bash devtools/contract.sh http://api:5000
+
+.PHONY: test-observe
+test-observe: ## Follow a request from its HTTP span to its SQL span in Jaeger; check /metrics (starts the stack)
+	@$(DEV) ps --status running --services 2>/dev/null | grep -qx jaeger || $(MAKE) up
+	@bash devtools/test-observe.sh
 
 .PHONY: pagecheck
 pagecheck: ## Check on the dev stack that following Link sees each committed tweet once (starts it)
