@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -408,17 +409,44 @@ var _ = Describe("Overlay", func() {
 				}
 			})
 
-			It("admits traffic only on the API port and lets out only PostgreSQL and DNS", func() {
+			It("admits traffic on the API port, the admin port only from monitoring namespaces, and lets out only PostgreSQL and DNS", func() {
 				np := r.netpol.Spec
 				Expect(selects(np.PodSelector.MatchLabels, r.deployment.Spec.Template.Labels)).To(BeTrue(), "the API pods")
 				Expect(np.PolicyTypes).To(ConsistOf(networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress))
 				Expect(np.Ingress).NotTo(BeEmpty())
+				httpPort := containerPort(api, intstr.FromString("http"))
+				adminPort := containerPort(api, intstr.FromString("admin"))
+				Expect(adminPort).To(BeNumerically(">", 0), "the pod names its admin port")
+				Expect(adminPort).NotTo(Equal(httpPort))
+				admitted := false
 				for _, rule := range np.Ingress {
 					Expect(rule.Ports).NotTo(BeEmpty(), "an ingress rule open on every port")
 					for _, p := range rule.Ports {
 						Expect(p.Port).NotTo(BeNil())
-						Expect(containerPort(api, *p.Port)).To(Equal(containerPort(api, intstr.FromString("http"))))
+						port := containerPort(api, *p.Port)
+						Expect(port).To(BeElementOf(httpPort, adminPort), "ingress to port %s", p.Port.String())
+						if port != adminPort {
+							continue
+						}
+						// Only from namespaces that carry the monitoring label, never from anywhere.
+						Expect(rule.From).NotTo(BeEmpty(), "the admin port open to every source")
+						for _, peer := range rule.From {
+							Expect(peer.IPBlock).To(BeNil())
+							Expect(peer.NamespaceSelector).NotTo(BeNil())
+							Expect(peer.NamespaceSelector.MatchLabels).To(HaveKeyWithValue("monitoring", "true"))
+						}
+						admitted = true
 					}
+				}
+				Expect(admitted).To(BeTrue(), "Prometheus must reach the admin port")
+				pod := r.deployment.Spec.Template
+				Expect(pod.Annotations).To(HaveKeyWithValue("prometheus.io/scrape", "true"))
+				Expect(pod.Annotations).To(HaveKeyWithValue("prometheus.io/port", strconv.Itoa(int(adminPort))))
+				Expect(pod.Annotations).To(HaveKeyWithValue("prometheus.io/path", "/metrics"))
+				Expect(api.Env).To(ContainElement(corev1.EnvVar{Name: "ADMIN_ADDR", Value: "0.0.0.0:" + strconv.Itoa(int(adminPort))}),
+					"the admin listener on the pod's address, at the port named admin")
+				for _, p := range r.service.Spec.Ports {
+					Expect(containerPort(api, p.TargetPort)).NotTo(Equal(adminPort), "the Service routes the admin port")
 				}
 				Expect(np.Egress).NotTo(BeEmpty())
 				for _, rule := range np.Egress {
