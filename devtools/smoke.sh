@@ -37,7 +37,8 @@ size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
 pulled=$(docker save "$IMAGE" | gzip | wc -c)
 step "image $IMAGE: user $user, $size bytes on disk, $pulled bytes gzipped"
 [[ "$user" != "" && "$user" != 0* && "$user" != root* ]] || fail "the image runs as root"
-((pulled <= 12 * 1000 * 1000)) || fail "the image is over 12 MB gzipped"
+# The budget is 15 MB: tracing and metrics took it from 11.5 MB to about 14.
+((pulled <= 15 * 1000 * 1000)) || fail "the image is over 15 MB gzipped"
 
 # The binary must carry readable build info (scanners need it; a packed
 # binary has none). go version -m runs in the build image, not on the host.
