@@ -310,12 +310,6 @@ const docTemplate = `{
                 }
             },
             "post": {
-                "security": [
-                    {},
-                    {
-                        "APIKey": []
-                    }
-                ],
                 "description": "With a valid X-API-Key the caller becomes the author; without one the tweet is anonymous and anyone may change it.",
                 "consumes": [
                     "application/json"
@@ -412,7 +406,13 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     }
-                }
+                },
+                "security": [
+                    {},
+                    {
+                        "APIKey": []
+                    }
+                ]
             }
         },
         "/tweets/{id}": {
@@ -481,12 +481,6 @@ const docTemplate = `{
                 }
             },
             "delete": {
-                "security": [
-                    {},
-                    {
-                        "APIKey": []
-                    }
-                ],
                 "description": "A tweet with an author may be deleted only with that author's X-API-Key; an anonymous tweet by anyone.",
                 "produces": [
                     "application/json",
@@ -570,15 +564,15 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     }
-                }
-            },
-            "patch": {
+                },
                 "security": [
                     {},
                     {
                         "APIKey": []
                     }
-                ],
+                ]
+            },
+            "patch": {
                 "description": "A tweet with an author may be changed only with that author's X-API-Key; an anonymous tweet by anyone.",
                 "consumes": [
                     "application/json"
@@ -689,7 +683,13 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     }
-                }
+                },
+                "security": [
+                    {},
+                    {
+                        "APIKey": []
+                    }
+                ]
             }
         },
         "/users": {
@@ -864,11 +864,6 @@ const docTemplate = `{
                 }
             },
             "delete": {
-                "security": [
-                    {
-                        "APIKey": []
-                    }
-                ],
                 "description": "Authenticated as user {id}. Deletes the account, all its API keys and all its tweets, at once and for good: the tweets are not kept as anonymous ones, which anyone could then change.",
                 "produces": [
                     "application/json",
@@ -940,16 +935,16 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     }
-                }
-            }
-        },
-        "/users/{id}/keys": {
-            "post": {
+                },
                 "security": [
                     {
                         "APIKey": []
                     }
-                ],
+                ]
+            }
+        },
+        "/users/{id}/keys": {
+            "post": {
                 "description": "Authenticated as user {id}, with any of its valid keys. The new key becomes the current one and is shown only in this response. The user's other keys keep working for the overlap (API_KEY_OVERLAP, 24 h by default; an earlier expiry is kept), or stop at once with \"previous_keys\": \"revoke\", for a key that leaked. The body may be left out.",
                 "consumes": [
                     "application/json"
@@ -1047,16 +1042,16 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     }
-                }
-            }
-        },
-        "/users/{id}/keys/current": {
-            "delete": {
+                },
                 "security": [
                     {
                         "APIKey": []
                     }
-                ],
+                ]
+            }
+        },
+        "/users/{id}/keys/current": {
+            "delete": {
                 "description": "Ends, at once, the key this request is authenticated with: a previous key of user {id}, still in its overlap after POST /users/{id}/keys. The current key is never revoked alone (409): replace it with POST /users/{id}/keys, or delete the account.",
                 "produces": [
                     "application/json",
@@ -1128,7 +1123,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     }
-                }
+                },
+                "security": [
+                    {
+                        "APIKey": []
+                    }
+                ]
             }
         },
         "/users/{id}/tweets": {
