@@ -140,12 +140,7 @@ func requestContext(parent context.Context, timeout time.Duration) fiber.Handler
 	return func(c *fiber.Ctx) error {
 		ctx, cancel := context.WithTimeout(parent, timeout)
 		defer cancel()
-		// The request's span, if traced, goes along: the database's spans
-		// become its children.
-		if span := trace.SpanFromContext(c.UserContext()); span.SpanContext().IsValid() {
-			ctx = trace.ContextWithSpan(ctx, span)
-		}
-		c.SetUserContext(ctx)
+		c.SetUserContext(keepSpan(c, ctx))
 		return c.Next()
 	}
 }
@@ -182,7 +177,7 @@ func (b *bodyReader) json(max int) fiber.Handler {
 		// body is in, before any work has begun.
 		ctx, cancel := context.WithTimeout(b.parent, b.wait)
 		defer cancel()
-		c.SetUserContext(ctx)
+		c.SetUserContext(keepSpan(c, ctx))
 		return c.Next()
 	}
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +70,16 @@ func traceRequests(tp trace.TracerProvider) fiber.Handler {
 		}
 		return err
 	}
+}
+
+// keepSpan returns ctx, a new context for c's work, carrying the span of
+// c's current context when the request is traced: the database's spans
+// then become the request's children.
+func keepSpan(c *fiber.Ctx, ctx context.Context) context.Context {
+	if span := trace.SpanFromContext(c.UserContext()); span.SpanContext().IsValid() {
+		return trace.ContextWithSpan(ctx, span)
+	}
+	return ctx
 }
 
 // headerCarrier lets the propagator read and write fasthttp's headers.
