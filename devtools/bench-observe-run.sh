@@ -11,8 +11,8 @@ export CGO_ENABLED=0
 rel=(-trimpath -ldflags=-s\ -w)
 (cd tmp/bench-base && go build "${rel[@]}" -o $b/api-base ./app/cmd/api)
 go build "${rel[@]}" -o $b/api ./app/cmd/api
-go build -o $b/loadgen ./devtools/loadgen
-go build -o $b/otlpsink ./devtools/otlpsink
+go -C devtools build -o $b/loadgen ./loadgen
+go -C devtools build -o $b/otlpsink ./otlpsink
 echo "release binary (-trimpath -s -w, no cgo):"
 size base $b/api-base
 size this $b/api

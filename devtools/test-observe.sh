@@ -11,15 +11,15 @@ args=(-api "http://127.0.0.1:${API_PORT:-5000}" -admin "http://127.0.0.1:${ADMIN
 	-jaeger "http://127.0.0.1:${JAEGER_UI_PORT:-16686}")
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-if command -v go >/dev/null 2>&1 && go list -m >/dev/null 2>&1; then
-	go run ./devtools/observecheck "${args[@]}" | tee "$out"
+if command -v go >/dev/null 2>&1 && go -C devtools list -m >/dev/null 2>&1; then
+	go -C devtools run ./observecheck "${args[@]}" | tee "$out"
 else
 	# No Go on the host: the dev image, on the host's network so it reaches
 	# the same published ports.
 	uid=${HOST_UID:-$(id -u)}
 	docker run --rm --network host -u "$uid:${HOST_GID:-$(id -g)}" -v "$PWD:/src" -w /src \
 		-v "twitter-api-gomod-$uid:/go/pkg/mod" -v "twitter-api-gocache-$uid:/cache" \
-		"${DEV_IMAGE:-twitter-api-dev}" go run ./devtools/observecheck "${args[@]}" | tee "$out"
+		"${DEV_IMAGE:-twitter-api-dev}" go -C devtools run ./observecheck "${args[@]}" | tee "$out"
 fi
 trace=$(sed -n 's/^trace \([0-9a-f]\{32\}\): .*/\1/p' "$out")
 [ -n "$trace" ] || { echo "test-observe: FAIL: observecheck named no trace" >&2; exit 1; }

@@ -9,7 +9,7 @@
 // parses /metrics with Prometheus' own text parser. It prints the trace id,
 // so the caller can find the request's log line by it.
 //
-//	go run ./devtools/observecheck -api http://127.0.0.1:5000 \
+//	go -C devtools run ./observecheck -api http://127.0.0.1:5000 \
 //	  -admin http://127.0.0.1:9090 -jaeger http://127.0.0.1:16686
 package main
 

@@ -2,7 +2,7 @@
 // and discards it, answering as a collector does: the benchmarks measure the
 // API's cost of tracing, not a collector's.
 //
-//	go run ./devtools/otlpsink -addr 127.0.0.1:4318
+//	go -C devtools run ./otlpsink -addr 127.0.0.1:4318
 package main
 
 import (
