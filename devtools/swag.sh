@@ -2,7 +2,10 @@
 # The one swag invocation, shared by make docs, the drift check and air.
 # OUT overrides the output folder (the drift check writes elsewhere).
 set -eu
-if command -v swag >/dev/null 2>&1; then swag=swag; else swag="go tool swag"; fi
+# go.mod's swag, not one installed on PATH: the dev image's copy is built
+# when the image is, and a go.mod change since (go-openapi/spec, say)
+# changes what swag writes. go tool caches the build.
+swag="go tool swag"
 out="${OUT:-docs}"
 
 # Every operation can answer these, whatever its handler does: the server and
