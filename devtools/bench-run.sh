@@ -26,10 +26,12 @@ trap stop EXIT
 # API_ENV="DB_MAX_OPEN_CONNS=4 ..." overrides.
 # shellcheck disable=SC2086
 # The load is one client's: rate limits off, as for the floor.
-env PORT=5300 RATE_LIMIT_SIGNUPS=0 RATE_LIMIT_ANONYMOUS_WRITES=0 ${API_ENV:-} /tmp/bench/api serve >/tmp/bench/api.log 2>&1 &
+# Its admin port (pprof) on 127.0.0.1:6060: PROFILE=1 profiles each API round.
+env PORT=5300 ADMIN_ADDR=127.0.0.1:6060 RATE_LIMIT_SIGNUPS=0 RATE_LIMIT_ANONYMOUS_WRITES=0 ${API_ENV:-} /tmp/bench/api serve >/tmp/bench/api.log 2>&1 &
 pids+=($!)
 # The floor gets the API's pool size, unless FLOOR_CONNS says otherwise.
-floor_args=(-addr 127.0.0.1:5301)
+# FLOOR_LIST=plain: the floor's list in plain id order without authors.
+floor_args=(-addr 127.0.0.1:5301 -list "${FLOOR_LIST:-same}")
 if [ -n "${FLOOR_CONNS:-}" ]; then floor_args+=(-conns "$FLOOR_CONNS"); fi
 /tmp/bench/floor "${floor_args[@]}" >/tmp/bench/floor.log 2>&1 &
 pids+=($!)
@@ -42,11 +44,22 @@ for url in http://127.0.0.1:5300/readyz http://127.0.0.1:5301/tweets/1; do
 	done
 done
 
+profile=()
+if [ "${PROFILE:-}" = 1 ]; then
+	mkdir -p reports/pprof
+	profile=(-pprof http://127.0.0.1:6060 -pprof-dir reports/pprof)
+fi
 /tmp/bench/loadgen -url http://127.0.0.1:5300 -floor http://127.0.0.1:5301 \
 	-api-pid "${pids[0]}" -floor-pid "${pids[1]}" \
-	-duration "$DURATION" -rounds "$ROUNDS" -concurrency "$CONCURRENCY" -only "${ONLY:-}" || {
+	-duration "$DURATION" -rounds "$ROUNDS" -concurrency "$CONCURRENCY" -only "${ONLY:-}" "${profile[@]}" || {
 	status=$?
 	echo "--- api log (tail)"; tail -n 20 /tmp/bench/api.log
 	echo "--- floor log (tail)"; tail -n 20 /tmp/bench/floor.log
 	exit "$status"
 }
+if [ "${PROFILE:-}" = 1 ]; then
+	for f in reports/pprof/*.pprof; do
+		go tool pprof -top -nodecount=30 /tmp/bench/api "$f" >"${f%.pprof}.txt" 2>/dev/null || true
+	done
+	echo "CPU profiles of the API's rounds: reports/pprof/*.pprof, top functions in *.txt"
+fi

@@ -58,10 +58,10 @@ if (($#)); then
 fi
 
 # PostgreSQL starts while the suites compile; the suites wait for it.
-"${compose[@]}" create --quiet-pull db >/dev/null 2>&1 || "${compose[@]}" create db >/dev/null
+"${compose[@]}" create --quiet-pull db restore-db >/dev/null 2>&1 || "${compose[@]}" create db restore-db >/dev/null
 t_db=$(now)
 dblog=$(mktemp) dbready=$(mktemp)
-{ "${compose[@]}" up --detach --wait db >"$dblog" 2>&1 && now >"$dbready"; } &
+{ "${compose[@]}" up --detach --wait db restore-db >"$dblog" 2>&1 && now >"$dbready"; } &
 db_pid=$!
 
 t=$(now)

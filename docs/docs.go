@@ -228,7 +228,7 @@ const docTemplate = `{
         },
         "/tweets": {
             "get": {
-                "description": "All tweets, oldest first, a page at a time. When more remain, the Link header points to the next page. The order is the order tweets became final (ascending id except where inserts overlapped): following Link, or polling with after_id set to the last id received, returns every tweet exactly once. A new tweet is listed once every older write has finished, normally within milliseconds.",
+                "description": "All tweets, oldest first, a page at a time. When more remain, the Link header points to the next page; Next-Cursor always holds the cursor after the page's last tweet. The order is the order tweets became final (ascending id except where inserts overlapped): following Link, or polling with cursor set to the last Next-Cursor, returns every tweet exactly once, also when tweets are deleted or the database was restored. A new tweet is listed once its create has answered.",
                 "produces": [
                     "application/json",
                     "application/problem+json"
@@ -248,9 +248,15 @@ const docTemplate = `{
                         "in": "query"
                     },
                     {
+                        "type": "string",
+                        "description": "Return the tweets after this cursor, from Next-Cursor or Link; opaque and signed",
+                        "name": "cursor",
+                        "in": "query"
+                    },
+                    {
                         "minimum": 0,
                         "type": "integer",
-                        "description": "Return the tweets after the one with this id (if it was deleted, after the nearest lower id)",
+                        "description": "Deprecated, use cursor: return the tweets after the one with this id (if it was deleted, after the nearest lower id, which may skip tweets that committed out of id order)",
                         "name": "after_id",
                         "in": "query"
                     }
@@ -268,11 +274,15 @@ const docTemplate = `{
                             "Link": {
                                 "type": "string",
                                 "description": "\u003c...\u003e; rel=\\\"next\\\" when another page exists"
+                            },
+                            "Next-Cursor": {
+                                "type": "string",
+                                "description": "The cursor after this page's last tweet, also on the last page: poll with it for newer tweets"
                             }
                         }
                     },
                     "400": {
-                        "description": "Non-numeric parameter",
+                        "description": "Non-numeric parameter, or a malformed or forged cursor",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -1161,9 +1171,15 @@ const docTemplate = `{
                         "in": "query"
                     },
                     {
+                        "type": "string",
+                        "description": "Return the tweets after this cursor, from Next-Cursor or Link; opaque and signed",
+                        "name": "cursor",
+                        "in": "query"
+                    },
+                    {
                         "minimum": 0,
                         "type": "integer",
-                        "description": "Return the tweets after the one with this id (if it was deleted, after the nearest lower id)",
+                        "description": "Deprecated, use cursor: return the tweets after the one with this id (if it was deleted, after the nearest lower id, which may skip tweets that committed out of id order)",
                         "name": "after_id",
                         "in": "query"
                     }
@@ -1181,11 +1197,15 @@ const docTemplate = `{
                             "Link": {
                                 "type": "string",
                                 "description": "\u003c...\u003e; rel=\\\"next\\\" when another page exists"
+                            },
+                            "Next-Cursor": {
+                                "type": "string",
+                                "description": "The cursor after this page's last tweet, also on the last page: poll with it for newer tweets"
                             }
                         }
                     },
                     "400": {
-                        "description": "Malformed id or parameter",
+                        "description": "Malformed id or parameter, or a malformed or forged cursor",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }

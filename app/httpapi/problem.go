@@ -79,6 +79,9 @@ func problemFor(err error) problem {
 	case errors.As(err, &conflict):
 		return newProblem(fiber.StatusConflict, conflict.Error(),
 			fieldError{Field: conflict.Field, Message: "is already taken"})
+	case errors.Is(err, twitter.ErrBadCursor):
+		return newProblem(fiber.StatusBadRequest, "cursor is not one this API issued: pass Next-Cursor or the Link of a page unchanged",
+			fieldError{Field: "cursor", Message: "malformed or forged"})
 	case errors.Is(err, twitter.ErrNotFound):
 		return newProblem(fiber.StatusNotFound, "the requested resource does not exist")
 	case errors.Is(err, twitter.ErrUnknownAPIKey):

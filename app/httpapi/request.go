@@ -21,8 +21,9 @@ func pathID(c *fiber.Ctx, name string) (int64, error) {
 	return id, nil
 }
 
-// pageParams reads ?limit= and ?after_id=: non-integers are 400s,
-// integers out of range 422s.
+// pageParams reads ?limit=, ?cursor= and the deprecated ?after_id=:
+// non-integers are 400s, integers out of range 422s; the store checks the
+// cursor.
 func pageParams(c *fiber.Ctx) (twitter.Page, error) {
 	page := twitter.Page{Limit: twitter.DefaultPageLimit}
 	var verr twitter.ValidationError
@@ -50,10 +51,22 @@ func pageParams(c *fiber.Ctx) (twitter.Page, error) {
 			page.AfterID = n
 		}
 	}
+	page.Cursor = c.Query("cursor")
+	if page.Cursor != "" && page.AfterID != 0 {
+		verr.Add("cursor", "cannot be combined with after_id")
+	}
 	return page, verr.Err()
 }
 
-// setNextLink adds a Link header to the following page when there is one.
-func setNextLink(c *fiber.Ctx, page twitter.Page, lastID int64) {
-	c.Set(fiber.HeaderLink, fmt.Sprintf(`<%s?limit=%d&after_id=%d>; rel="next"`, c.Path(), page.Limit, lastID))
+// setNextLink adds a Link header to the following page when there is
+// one, and the cursor to poll from in Next-Cursor always.
+func setNextLink(c *fiber.Ctx, page twitter.Page, p twitter.TweetPage) {
+	c.Set(headerNextCursor, p.Next)
+	if p.More {
+		c.Set(fiber.HeaderLink, fmt.Sprintf(`<%s?limit=%d&cursor=%s>; rel="next"`, c.Path(), page.Limit, p.Next))
+	}
 }
+
+// headerNextCursor carries the cursor after a list page's last tweet, also
+// on the last page, where a follower polls from for newer tweets.
+const headerNextCursor = "Next-Cursor"

@@ -34,6 +34,9 @@ var _ = Describe("statements a request sends to PostgreSQL", func() {
 		_, err := tdb.DB.ExecContext(ctx,
 			"INSERT INTO tweets (text, user_id) SELECT 'filler ' || g, ? FROM generate_series(1, 150) g", author.ID)
 		Expect(err).NotTo(HaveOccurred())
+		Expect(tdb.DB.AssignPositions(ctx)).To(Equal(int64(150)))
+		// The pool loads the cursor key with its first list, once.
+		Expect(req(http.MethodGet, "/tweets?limit=1").on(counted).status).To(Equal(http.StatusOK))
 	})
 
 	// count sends rq to the counted app, expects status and returns the
@@ -63,7 +66,7 @@ var _ = Describe("statements a request sends to PostgreSQL", func() {
 		Expect(count(req(http.MethodGet, userPath(1<<40)+"/tweets"), http.StatusNotFound)).To(HaveLen(2))
 	})
 
-	It("creates a tweet in one statement, plus one to authenticate", func() {
+	It("creates a tweet in one statement (which concurrent creates share), plus one to authenticate", func() {
 		Expect(count(req(http.MethodPost, "/tweets").withJSON(tweetBody("anon")), http.StatusCreated)).To(HaveLen(1))
 		stmts := count(withKey(req(http.MethodPost, "/tweets").withJSON(tweetBody("keyed")), author.APIKey), http.StatusCreated)
 		Expect(stmts).To(HaveLen(2), "%q", stmts)

@@ -12,14 +12,16 @@ import (
 // handleListTweets lists tweets.
 //
 //	@Summary		List tweets
-//	@Description	All tweets, oldest first, a page at a time. When more remain, the Link header points to the next page. The order is the order tweets became final (ascending id except where inserts overlapped): following Link, or polling with after_id set to the last id received, returns every tweet exactly once. A new tweet is listed once every older write has finished, normally within milliseconds.
+//	@Description	All tweets, oldest first, a page at a time. When more remain, the Link header points to the next page; Next-Cursor always holds the cursor after the page's last tweet. The order is the order tweets became final (ascending id except where inserts overlapped): following Link, or polling with cursor set to the last Next-Cursor, returns every tweet exactly once, also when tweets are deleted or the database was restored. A new tweet is listed once its create has answered.
 //	@Tags			tweets
 //	@Produce		json,application/problem+json
 //	@Param			limit		query		int	false	"Page size"							minimum(1)	maximum(200)	default(50)
-//	@Param			after_id	query		int	false	"Return the tweets after the one with this id (if it was deleted, after the nearest lower id)"	minimum(0)
+//	@Param			cursor		query		string	false	"Return the tweets after this cursor, from Next-Cursor or Link; opaque and signed"
+//	@Param			after_id	query		int	false	"Deprecated, use cursor: return the tweets after the one with this id (if it was deleted, after the nearest lower id, which may skip tweets that committed out of id order)"	minimum(0)
 //	@Success		200			{array}		tweetResponse
 //	@Header			200			{string}	Link	"<...>; rel=\"next\" when another page exists"
-//	@Failure		400			{object}	problem	"Non-numeric parameter"
+//	@Header			200			{string}	Next-Cursor	"The cursor after this page's last tweet, also on the last page: poll with it for newer tweets"
+//	@Failure		400			{object}	problem	"Non-numeric parameter, or a malformed or forged cursor"
 //	@Failure		422			{object}	problem	"Parameter out of range"
 //	@Router			/tweets [get]
 func handleListTweets(tweets twitter.TweetService) fiber.Handler {
@@ -28,11 +30,11 @@ func handleListTweets(tweets twitter.TweetService) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		list, more, err := tweets.List(c.UserContext(), page)
+		p, err := tweets.List(c.UserContext(), page)
 		if err != nil {
 			return err
 		}
-		return sendPage(c, page, list, more)
+		return sendPage(c, page, p)
 	}
 }
 
@@ -44,10 +46,12 @@ func handleListTweets(tweets twitter.TweetService) fiber.Handler {
 //	@Produce		json,application/problem+json
 //	@Param			id			path		int	true	"User id"	minimum(1)
 //	@Param			limit		query		int	false	"Page size"							minimum(1)	maximum(200)	default(50)
-//	@Param			after_id	query		int	false	"Return the tweets after the one with this id (if it was deleted, after the nearest lower id)"	minimum(0)
+//	@Param			cursor		query		string	false	"Return the tweets after this cursor, from Next-Cursor or Link; opaque and signed"
+//	@Param			after_id	query		int	false	"Deprecated, use cursor: return the tweets after the one with this id (if it was deleted, after the nearest lower id, which may skip tweets that committed out of id order)"	minimum(0)
 //	@Success		200			{array}		tweetResponse
 //	@Header			200			{string}	Link	"<...>; rel=\"next\" when another page exists"
-//	@Failure		400			{object}	problem	"Malformed id or parameter"
+//	@Header			200			{string}	Next-Cursor	"The cursor after this page's last tweet, also on the last page: poll with it for newer tweets"
+//	@Failure		400			{object}	problem	"Malformed id or parameter, or a malformed or forged cursor"
 //	@Failure		404			{object}	problem	"No such user"
 //	@Failure		422			{object}	problem	"Parameter out of range"
 //	@Router			/users/{id}/tweets [get]
@@ -61,19 +65,17 @@ func handleListUserTweets(tweets twitter.TweetService) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		list, more, err := tweets.ListByUser(c.UserContext(), id, page)
+		p, err := tweets.ListByUser(c.UserContext(), id, page)
 		if err != nil {
 			return err
 		}
-		return sendPage(c, page, list, more)
+		return sendPage(c, page, p)
 	}
 }
 
-func sendPage(c *fiber.Ctx, page twitter.Page, list []twitter.Tweet, more bool) error {
-	if more {
-		setNextLink(c, page, list[len(list)-1].ID)
-	}
-	return sendTweets(c, list)
+func sendPage(c *fiber.Ctx, page twitter.Page, p twitter.TweetPage) error {
+	setNextLink(c, page, p)
+	return sendTweets(c, p.Tweets)
 }
 
 // handleCreateTweet creates a tweet.

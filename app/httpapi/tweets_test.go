@@ -336,7 +336,8 @@ var _ = Describe("tweets", func() {
 			want := seed(4)
 			r := get("/tweets?limit=3")
 			Expect(ids(r)).To(Equal(want[:3]))
-			Expect(r.header.Get("Link")).To(Equal(fmt.Sprintf(`</tweets?limit=3&after_id=%d>; rel="next"`, want[2])))
+			Expect(r.header.Get("Link")).To(MatchRegexp(`^</tweets\?limit=3&cursor=[A-Za-z0-9_-]{32}>; rel="next"$`))
+			Expect(nextLink(r)).To(Equal("/tweets?limit=3&cursor=" + r.header.Get("Next-Cursor")))
 
 			r = get(nextLink(r))
 			Expect(r.status).To(Equal(http.StatusOK))
@@ -366,7 +367,7 @@ var _ = Describe("tweets", func() {
 			want := seed(51)
 			r := get("/tweets")
 			Expect(ids(r)).To(Equal(want[:50]))
-			Expect(r.header.Get("Link")).To(Equal(fmt.Sprintf(`</tweets?limit=50&after_id=%d>; rel="next"`, want[49])))
+			Expect(nextLink(r)).To(Equal("/tweets?limit=50&cursor=" + r.header.Get("Next-Cursor")))
 			Expect(ids(get(nextLink(r)))).To(Equal(want[50:]))
 		})
 
@@ -374,10 +375,31 @@ var _ = Describe("tweets", func() {
 			want := seed(3)
 			r := get("/tweets?limit=1")
 			Expect(ids(r)).To(Equal(want[:1]))
-			Expect(nextLink(r)).To(Equal(fmt.Sprintf("/tweets?limit=1&after_id=%d", want[0])))
+			Expect(nextLink(r)).To(Equal("/tweets?limit=1&cursor=" + r.header.Get("Next-Cursor")))
 			r = get("/tweets?limit=200")
 			Expect(ids(r)).To(Equal(want))
 			Expect(r.header.Get("Link")).To(BeEmpty())
+		})
+
+		It("gives Next-Cursor on the last page too, to poll for newer tweets from", func() {
+			want := seed(2)
+			r := get("/tweets")
+			Expect(ids(r)).To(Equal(want))
+			Expect(r.header.Get("Link")).To(BeEmpty())
+			cursor := r.header.Get("Next-Cursor")
+			Expect(cursor).NotTo(BeEmpty())
+			r = get("/tweets?cursor=" + cursor)
+			Expect(string(r.body)).To(Equal("[]"))
+			Expect(r.header.Get("Next-Cursor")).To(Equal(cursor))
+			newer := createTweet("newer", "").ID
+			Expect(ids(get("/tweets?cursor=" + cursor))).To(Equal([]int64{newer}))
+		})
+
+		It("keeps following a cursor whose tweet was deleted", func() {
+			want := seed(4)
+			r := get("/tweets?limit=2")
+			Expect(req(http.MethodDelete, tweetPath(want[1])).send().status).To(Equal(http.StatusNoContent))
+			Expect(ids(get(nextLink(r)))).To(Equal(want[2:]))
 		})
 
 		It("returns what follows after_id, and an empty page beyond the end", func() {
@@ -420,6 +442,11 @@ var _ = Describe("tweets", func() {
 		Entry("after_id abc", "after_id=abc", http.StatusBadRequest, []string{"after_id"}),
 		Entry("after_id 0x1", "after_id=0x1", http.StatusBadRequest, []string{"after_id"}),
 		Entry("both out of range", "limit=0&after_id=-5", http.StatusUnprocessableEntity, []string{"limit", "after_id"}),
+		Entry("cursor abc", "cursor=abc", http.StatusBadRequest, []string{"cursor"}),
+		Entry("cursor of the right length, unsigned", "cursor="+strings.Repeat("A", 32), http.StatusBadRequest, []string{"cursor"}),
+		Entry("cursor not base64url", "cursor="+strings.Repeat("%2B", 32), http.StatusBadRequest, []string{"cursor"}),
+		Entry("cursor of 4000 characters", "cursor="+strings.Repeat("A", 4000), http.StatusBadRequest, []string{"cursor"}),
+		Entry("cursor with after_id", "after_id=1&cursor=abc", http.StatusUnprocessableEntity, []string{"cursor"}),
 	}
 
 	DescribeTable("GET /tweets refuses bad page parameters",

@@ -212,7 +212,7 @@ var _ = Describe("users", func() {
 			for _, t := range tweetList(r) {
 				Expect(t.User).To(Equal(&tweetBy{ID: a.ID, Username: "alice"}))
 			}
-			Expect(r.header.Get("Link")).To(Equal(fmt.Sprintf(`</users/%d/tweets?limit=2&after_id=%d>; rel="next"`, a.ID, want[1])))
+			Expect(r.header.Get("Link")).To(Equal(fmt.Sprintf(`</users/%d/tweets?limit=2&cursor=%s>; rel="next"`, a.ID, r.header.Get("Next-Cursor"))))
 
 			var got []int64
 			pages := 0

@@ -303,6 +303,11 @@ func (m *Migrator) lastApplied(ctx context.Context) (string, error) {
 
 var dropTable = regexp.MustCompile(`(?i)\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?"?([a-z_][a-z0-9_]*)`)
 
+// derivedTable marks, in a down file, a table whose rows are nobody's data
+// (a counter, a key its up migration made), which the rollback may drop
+// without --force: a line "-- derived table: tweet_order".
+var derivedTable = regexp.MustCompile(`(?m)^--\s*derived table:\s*([a-z_][a-z0-9_]*)\s*$`)
+
 // refuseDroppingRows reads name's down SQL and fails with ErrDropsRows if
 // a table it drops holds a row: losing data takes an explicit --force.
 func (m *Migrator) refuseDroppingRows(ctx context.Context, name string) error {
@@ -315,8 +320,15 @@ func (m *Migrator) refuseDroppingRows(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
+		derived := map[string]bool{}
+		for _, match := range derivedTable.FindAllStringSubmatch(string(b), -1) {
+			derived[match[1]] = true
+		}
 		for _, match := range dropTable.FindAllStringSubmatch(StripComments(string(b)), -1) {
 			t := strings.ToLower(match[1])
+			if derived[t] {
+				continue
+			}
 			var rows bool
 			err := m.db.NewRaw("SELECT to_regclass(?) IS NOT NULL AND EXISTS (SELECT 1 FROM ?)", t, bun.Ident(t)).Scan(ctx, &rows)
 			if err != nil {

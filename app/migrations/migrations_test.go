@@ -116,6 +116,24 @@ var _ = Describe("Migrator", func() {
 		Expect(tables(ctx)).NotTo(ContainElement("notes"))
 	})
 
+	It("drops a table its down file marks derived with its rows, and still guards the others", func(ctx SpecContext) {
+		state := fstest.MapFS{
+			"1_state.tx.up.sql":   {Data: []byte("CREATE TABLE counter (n int); INSERT INTO counter VALUES (1); CREATE TABLE notes (id int);")},
+			"1_state.tx.down.sql": {Data: []byte("-- derived table: counter\nDROP TABLE counter;\nDROP TABLE notes;")},
+		}
+		sm, err := migrations.NewFromFS(db.DB, state)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(sm.Up(ctx)).To(Equal([]string{"1_state"}))
+		_, err = db.ExecContext(ctx, "INSERT INTO notes VALUES (1)")
+		Expect(err).NotTo(HaveOccurred())
+		_, err = sm.Down(ctx, migrations.DownOptions{})
+		Expect(err).To(MatchError(ContainSubstring("1_state drops table notes")))
+		_, err = db.ExecContext(ctx, "DELETE FROM notes")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(sm.Down(ctx, migrations.DownOptions{})).To(Equal("1_state"), "counter's row is nobody's data")
+		Expect(tables(ctx)).NotTo(ContainElement("counter"))
+	})
+
 	It("reports each migration's status", func(ctx SpecContext) {
 		st, err := m.Status(ctx)
 		Expect(err).NotTo(HaveOccurred())

@@ -23,6 +23,9 @@ var (
 	// ErrCurrentKey refuses to revoke a user's current API key alone, which
 	// would leave the account without one: a new key replaces it instead.
 	ErrCurrentKey = errors.New("the current API key cannot be revoked alone")
+	// ErrBadCursor refuses a list cursor that is malformed, altered or
+	// issued by another database.
+	ErrBadCursor = errors.New("malformed or forged cursor")
 )
 
 // ConflictError reports that a unique field already holds the given value.

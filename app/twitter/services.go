@@ -18,9 +18,10 @@ type Services struct {
 type TweetService interface {
 	Create(ctx context.Context, text string, author *User) (Tweet, error)
 	Get(ctx context.Context, id int64) (Tweet, error)
-	// List and ListByUser return a page and whether more follow.
-	List(ctx context.Context, page Page) ([]Tweet, bool, error)
-	ListByUser(ctx context.Context, userID int64, page Page) ([]Tweet, bool, error)
+	// List and ListByUser return a page; ErrBadCursor when page.Cursor
+	// is not one they issued.
+	List(ctx context.Context, page Page) (TweetPage, error)
+	ListByUser(ctx context.Context, userID int64, page Page) (TweetPage, error)
 	Update(ctx context.Context, id int64, text string, actor *User) (Tweet, error)
 	Delete(ctx context.Context, id int64, actor *User) error
 }

@@ -44,13 +44,28 @@ type NewUser struct {
 	Email    string
 }
 
-// Page selects a slice of a list: the items after the one with id AfterID
-// (from the start when 0), at most Limit of them. Lists of tweets are in the
-// order tweets became final, which is id order except where transactions
-// overlapped; see the store.
+// Page selects a slice of a list: at most Limit items after Cursor, an
+// opaque token from a previous page's Next ("" for the start). Lists of
+// tweets are in the order tweets became final, which is id order except
+// where transactions overlapped; see the store.
 type Page struct {
+	Cursor string
+	// AfterID, deprecated, starts after the tweet with this id instead of
+	// Cursor; when that tweet is gone, after the nearest lower id still
+	// there, which can skip tweets that became final out of id order.
 	AfterID int64
 	Limit   int
+}
+
+// TweetPage is one page of a list of tweets.
+type TweetPage struct {
+	Tweets []Tweet
+	// More reports whether more tweets follow already.
+	More bool
+	// Next is the cursor after the page's last tweet (after the page's
+	// start when it is empty): the next page, or a later poll for new
+	// tweets, continues from it. Deleting or changing a tweet never moves it.
+	Next string
 }
 
 // Pagination bounds.

@@ -109,6 +109,7 @@ var _ = Describe("Page.Validate", func() {
 		Entry("a limit over the maximum", twitter.Page{Limit: twitter.MaxPageLimit + 1}, "limit"),
 		Entry("a negative after id", twitter.Page{AfterID: -1, Limit: 10}, "after_id"),
 		Entry("both", twitter.Page{AfterID: -5}, "limit", "after_id"),
+		Entry("a cursor with an after id", twitter.Page{AfterID: 1, Cursor: "c", Limit: 10}, "cursor"),
 	)
 })
 

@@ -85,7 +85,8 @@ func (u NewUser) Validate() (NewUser, error) {
 }
 
 // Validate checks p before any store sees it: a limit from 1 to
-// MaxPageLimit and a non-negative AfterID. The zero Page is invalid.
+// MaxPageLimit, a non-negative AfterID, and not both AfterID and Cursor.
+// The zero Page is invalid.
 func (p Page) Validate() error {
 	var verr ValidationError
 	if p.Limit < 1 || p.Limit > MaxPageLimit {
@@ -93,6 +94,9 @@ func (p Page) Validate() error {
 	}
 	if p.AfterID < 0 {
 		verr.Add("after_id", "must be between 0 and 2^63-1")
+	}
+	if p.AfterID != 0 && p.Cursor != "" {
+		verr.Add("cursor", "cannot be combined with after_id")
 	}
 	return verr.Err()
 }

@@ -10,6 +10,10 @@
 // It serves only what the benchmark calls: GET /tweets/{id}, GET /tweets
 // (limit, after_id), POST /tweets and PATCH /tweets/{id}, with minimal
 // validation. It is not a second implementation of the API.
+//
+// With -list plain, GET /tweets is instead the plainest page there is: id
+// order, no author join, no list order (plainListSQL), the reference the
+// issue tracker's list targets are set against.
 package main
 
 import (
@@ -47,18 +51,39 @@ type tweet struct {
 	User      *author   `json:"user"`
 }
 
-type server struct{ pool *pgxpool.Pool }
+type server struct {
+	pool  *pgxpool.Pool
+	plain bool
+}
+
+// floorInsertSQL is a plain one-row insert, what the store's did before it
+// batched creates (app/store/creates.go), with a position of the floor's own: below zero, from floor_positions, so the
+// API's sweep has nothing to number during the floor's rounds (it would
+// load the database on the floor's time) and no list the benchmark reads
+// shows them.
+const floorInsertSQL = `WITH t AS (INSERT INTO tweets (text, user_id, position)
+	VALUES ($1, $2, -nextval('floor_positions')) RETURNING *)
+SELECT t.id, t.text, t.user_id, t.created_at, t.updated_at, u.username FROM t LEFT JOIN users u ON u.id = t.user_id`
+
+// plainListSQL is a page of at most $1 tweets after id $2 in id order,
+// without authors: what a list costs with no order to keep.
+const plainListSQL = `SELECT id, text, user_id, created_at, updated_at FROM tweets
+WHERE id > $2 ORDER BY id LIMIT $1`
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:5301", "listen address (loopback)")
 	conns := flag.Int("conns", max(4, 4*runtime.GOMAXPROCS(0)), "pool size, kept open")
+	list := flag.String("list", "same", "GET /tweets: same (the store's statement) or plain (id order, no authors)")
 	flag.Parse()
-	if err := run(*addr, *conns); err != nil {
+	if *list != "same" && *list != "plain" {
+		log.Fatal("floor: -list is same or plain")
+	}
+	if err := run(*addr, *conns, *list == "plain"); err != nil {
 		log.Fatal("floor: ", err)
 	}
 }
 
-func run(addr string, conns int) error {
+func run(addr string, conns int, plain bool) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil || host != "127.0.0.1" {
 		return fmt.Errorf("-addr must be on 127.0.0.1, got %q", addr)
@@ -75,7 +100,10 @@ func run(addr string, conns int) error {
 		return err
 	}
 	defer pool.Close()
-	s := server{pool: pool}
+	if _, err := pool.Exec(ctx, `CREATE SEQUENCE IF NOT EXISTS floor_positions`); err != nil {
+		return err
+	}
+	s := server{pool: pool, plain: plain}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /tweets/{id}", s.get)
 	mux.HandleFunc("GET /tweets", s.list)
@@ -129,21 +157,25 @@ func (s server) list(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("after_id"); v != "" {
 		after, _ = strconv.ParseInt(v, 10, 64)
 	}
-	rows, err := s.pool.Query(r.Context(), listTweetsSQL, limit+1, after)
+	if s.plain {
+		s.plainList(w, limit, after, r)
+		return
+	}
+	rows, err := s.pool.Query(r.Context(), listTweetsAfterIDSQL, limit+1, after)
 	if !reply(w, err) {
 		return
 	}
 	out := make([]tweet, 0, limit+1)
 	for rows.Next() {
 		var (
-			ended            bool
-			id               pgtype.Int8 // NULL on the horizon's row of an empty page
+			start, position  pgtype.Int8
+			id               pgtype.Int8 // NULL on the start's row of an empty page
 			text             pgtype.Text
 			created, updated pgtype.Timestamptz
 			userID           *int64
 			username         *string
 		)
-		err := rows.Scan(&ended, &id, &text, &userID, &created, &updated, &username)
+		err := rows.Scan(&start, &id, &text, &userID, &created, &updated, &username, &position)
 		if !reply(w, err) {
 			rows.Close()
 			return
@@ -155,6 +187,37 @@ func (s server) list(w http.ResponseWriter, r *http.Request) {
 		if userID != nil && username != nil {
 			t.User = &author{ID: *userID, Username: *username}
 		}
+		out = append(out, t)
+	}
+	if !reply(w, rows.Err()) {
+		return
+	}
+	if int64(len(out)) > limit {
+		out = out[:limit]
+		w.Header().Set("Link", fmt.Sprintf(`</tweets?limit=%d&after_id=%d>; rel="next"`, limit, out[len(out)-1].ID))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s server) plainList(w http.ResponseWriter, limit, after int64, r *http.Request) {
+	rows, err := s.pool.Query(r.Context(), plainListSQL, limit+1, after)
+	if !reply(w, err) {
+		return
+	}
+	out := make([]tweet, 0, limit+1)
+	for rows.Next() {
+		var (
+			t      tweet
+			userID *int64
+		)
+		if err := rows.Scan(&t.ID, &t.Text, &userID, &t.CreatedAt, &t.UpdatedAt); !reply(w, err) {
+			rows.Close()
+			return
+		}
+		if userID != nil {
+			t.User = &author{ID: *userID}
+		}
+		t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
 		out = append(out, t)
 	}
 	if !reply(w, rows.Err()) {
@@ -217,7 +280,7 @@ func (s server) create(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	t, err := scanTweet(s.pool.QueryRow(r.Context(), insertTweetSQL, text, idOf(a)))
+	t, err := scanTweet(s.pool.QueryRow(r.Context(), floorInsertSQL, text, idOf(a)))
 	if !reply(w, err) {
 		return
 	}

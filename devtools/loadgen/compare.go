@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +24,7 @@ import (
 // apiPID and floorPID, when not 0, are the servers' processes on this
 // machine: their CPU time per request is printed too, the cost a request
 // puts on the server whatever the machine's load does to throughput.
-func compare(api, floor string, d time.Duration, conc, rounds int, only string, apiPID, floorPID int) error {
+func compare(api, floor string, d time.Duration, conc, rounds int, only string, apiPID, floorPID int, prof profiler) error {
 	setupClient := newClient(16)
 	key, ids, err := setUpN(setupClient, api, 1000)
 	if err != nil {
@@ -62,6 +65,7 @@ func compare(api, floor string, d time.Duration, conc, rounds int, only string, 
 		return fmt.Errorf("no scenario name contains %q", only)
 	}
 	all := make([][2]result, n)
+	roundRates := make([][2][]float64, n) // req/s of each round, for the medians
 
 	fmt.Printf("bench: API %s vs floor %s, %d clients, %s per run, %d rounds (API and floor alternate)\n",
 		api, floor, conc, d, rounds)
@@ -74,11 +78,21 @@ func compare(api, floor string, d time.Duration, conc, rounds int, only string, 
 	for round := 1; round <= rounds; round++ {
 		for i := range n {
 			for ti, t := range targets {
+				var profiled func() error
+				if ti == 0 {
+					profiled = prof.start(fmt.Sprintf("%s-round%d", t.scenarios[i].name, round), d)
+				}
 				cpu0 := cpuTime(t.pid)
 				r := measure(t.client, t.scenarios[i], conc, d)
 				r.cpu = cpuTime(t.pid) - cpu0
+				if profiled != nil {
+					if err := profiled(); err != nil {
+						return err
+					}
+				}
 				fmt.Printf("  round %d  %-28s %-5s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  CPU %6.1f µs/req  errors %d\n",
 					round, t.scenarios[i].name, t.name, rate(r), pct(r.latencies, 50), pct(r.latencies, 99), cpuPerRequest(r), r.failures)
+				roundRates[i][ti] = append(roundRates[i][ti], rate(r))
 				all[i][ti].cpu += r.cpu
 				all[i][ti].latencies = append(all[i][ti].latencies, r.latencies...)
 				all[i][ti].failures += r.failures
@@ -89,11 +103,13 @@ func compare(api, floor string, d time.Duration, conc, rounds int, only string, 
 
 	fmt.Printf("\n%-28s %9s %9s %6s %8s %8s %8s %8s %6s %8s %8s %6s %7s\n", "scenario",
 		"api req/s", "floor", "ratio", "api p50", "floor", "api p99", "floor", "ratio", "api CPU", "floor", "ratio", "errors")
+	fmt.Println("(req/s: the median round; p50, p99 and CPU over all rounds)")
 	failed := 0
 	for i := range n {
 		a, f := all[i][0], all[i][1]
+		ma, mf := median(roundRates[i][0]), median(roundRates[i][1])
 		fmt.Printf("%-28s %9.0f %9.0f %5.2fx %8.2f %8.2f %8.2f %8.2f %5.2fx %8.1f %8.1f %5.2fx %3d/%-3d\n", targets[0].scenarios[i].name,
-			rate(a), rate(f), rate(a)/rate(f),
+			ma, mf, ma/mf,
 			pct(a.latencies, 50), pct(f.latencies, 50), pct(a.latencies, 99), pct(f.latencies, 99),
 			pct(a.latencies, 99)/pct(f.latencies, 99),
 			cpuPerRequest(a), cpuPerRequest(f), cpuPerRequest(a)/cpuPerRequest(f), a.failures, f.failures)
@@ -161,4 +177,51 @@ func cpuPerRequest(r result) float64 {
 		return 0
 	}
 	return float64(r.cpu.Microseconds()) / float64(len(r.latencies))
+}
+
+// profiler takes a CPU profile of the API while a round loads it, when
+// url (net/http/pprof's) is set: profile before cutting.
+type profiler struct{ url, dir string }
+
+// start begins a profile lasting most of d and returns a function that
+// waits for it and writes it to dir/name.pprof; nil when not profiling.
+func (p profiler) start(name string, d time.Duration) func() error {
+	if p.url == "" {
+		return nil
+	}
+	secs := max(1, int(d.Seconds())-1)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", p.url, secs))
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		file := strings.NewReplacer("/", "_", " ", "_", "{", "", "}", "", "?", "_", "=", "").Replace(name)
+		f, err := os.Create(filepath.Join(p.dir, file+".pprof"))
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		done <- err
+	}()
+	return func() error { return <-done }
+}
+
+// median of xs (the mean of the middle two for an even count).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

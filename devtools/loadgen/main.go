@@ -59,6 +59,8 @@ func run(args []string) error {
 	only := fs.String("only", "", "with -floor: run only the scenarios whose name contains this")
 	apiPID := fs.Int("api-pid", 0, "with -floor: the API's process, to print its CPU time per request")
 	floorPID := fs.Int("floor-pid", 0, "with -floor: the floor's process, likewise")
+	pprofURL := fs.String("pprof", "", "with -floor: the API's net/http/pprof base URL; profile each API round (loopback only)")
+	pprofDir := fs.String("pprof-dir", "reports/pprof", "with -pprof: where the CPU profiles go")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,7 +77,12 @@ func run(args []string) error {
 		if *rounds < 1 || *rounds > 10 {
 			return errors.New("-rounds is 1 to 10")
 		}
-		return compare(*base, *floor, *duration, *conc, *rounds, *only, *apiPID, *floorPID)
+		if *pprofURL != "" {
+			if err := loopback("-pprof", *pprofURL); err != nil {
+				return err
+			}
+		}
+		return compare(*base, *floor, *duration, *conc, *rounds, *only, *apiPID, *floorPID, profiler{url: *pprofURL, dir: *pprofDir})
 	}
 	client := newClient(*conc)
 	if *soakMode {

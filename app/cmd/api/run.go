@@ -171,6 +171,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	ln := newTrackingListener(tcp)
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()
+	// Numbers tweets that no create of this process numbered: the previous
+	// version's during a rolling update, a create's whose numbering failed.
+	go db.SweepPositions(work, time.Second, func(err error) {
+		log.Warn("numbering unlisted tweets failed; retrying in a second", "error", err.Error())
+	})
 	log.Info("serving", "addr", ln.Addr().String(), "version", version)
 
 	select {

@@ -119,14 +119,20 @@ func Discard(ctx context.Context, adminURL, name string) error {
 
 // truncateAll empties every table of the public schema the migrations made,
 // whatever they are, in one round trip; the migrator's own tables keep the
-// record of what is applied.
+// record of what is applied. tweet_order is the one row the migrations
+// seed: it keeps its cursor key, which pools cache, and its high-water
+// mark starts again from 0.
 const truncateAll = `DO $$
 DECLARE tables text;
 BEGIN
 	SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') INTO tables
-	FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'bun\_migration%';
+	FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'bun\_migration%'
+		AND tablename <> 'tweet_order';
 	IF tables IS NOT NULL THEN
 		EXECUTE 'TRUNCATE ' || tables || ' RESTART IDENTITY CASCADE';
+	END IF;
+	IF to_regclass('tweet_order') IS NOT NULL THEN
+		UPDATE tweet_order SET last_position = 0;
 	END IF;
 END $$`
 
