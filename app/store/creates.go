@@ -35,7 +35,7 @@ const maxBatch = 256
 // re-reads the row once the previous holder commits, so positions follow
 // every position given before; it also starts above max(position), for a
 // cutover that did not carry tweet_order's row.
-const insertTweetsSQL = `WITH o AS (
+var insertTweetsSQL = `WITH o AS (
 	UPDATE tweet_order SET last_position = greatest(last_position,
 		(SELECT coalesce(max(position), 0) FROM tweets)) + $3
 	RETURNING last_position - $3 AS base

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -18,60 +19,73 @@ type Tweets struct{ db *DB }
 // NewTweets returns the tweet store over db.
 func NewTweets(db *DB) *Tweets { return &Tweets{db: db} }
 
-// Every statement that returns tweets (get, list, create, update) selects
-// tweetColumns from a tweets row t joined with joinAuthor, and tweetScan
-// reads them: a new field of a tweet, a count for instance, is an expression
-// here and a destination in tweetScan.dest.
-const (
-	tweetColumns = `t.id, t.text, t.user_id, t.created_at, t.updated_at, u.username`
-	joinAuthor   = ` LEFT JOIN users u ON u.id = t.user_id`
-)
+// joinAuthor joins a tweets row t with its author's row u, if any.
+const joinAuthor = ` LEFT JOIN users u ON u.id = t.user_id`
 
-// tweetScan receives one row of tweetColumns.
-type tweetScan struct {
-	twitter.Tweet
-	authorID *int64
-	username *string
+// tweetRow is a tweet as the statements return it: each column of a tweets
+// row t joined with joinAuthor, beside where it is scanned, in one list.
+// Every statement that returns tweets selects tweetColumns, built from it,
+// and scans into dest, so a new field of a tweet, a count for instance, is
+// one line in columns and one in tweet. The fields are pgx's types, which
+// both pgx and database/sql scan into, NULL included (a row of an empty
+// list page is all NULL).
+type tweetRow struct {
+	id, authorID     pgtype.Int8
+	text, username   pgtype.Text
+	created, updated pgtype.Timestamptz
 }
 
-// dest lists where each of tweetColumns goes, in order. Each is wrapped in
-// orZero: the row of an empty list page is all NULL.
-func (s *tweetScan) dest() []any {
-	return []any{orZero(&s.ID), orZero(&s.Text), orZero(&s.authorID), orZero(&s.CreatedAt), orZero(&s.UpdatedAt),
-		orZero(&s.username)}
+type column struct {
+	expr string
+	dest any
+}
+
+func (r *tweetRow) columns() []column {
+	return []column{
+		{"t.id", &r.id},
+		{"t.text", &r.text},
+		{"t.user_id", &r.authorID},
+		{"t.created_at", &r.created},
+		{"t.updated_at", &r.updated},
+		{"u.username", &r.username},
+	}
+}
+
+// tweetColumns is the select list of tweetRow.columns.
+var tweetColumns = func() string {
+	var exprs []string
+	for _, c := range new(tweetRow).columns() {
+		exprs = append(exprs, c.expr)
+	}
+	return strings.Join(exprs, ", ")
+}()
+
+// dest lists where each of tweetColumns goes, in order.
+func (r *tweetRow) dest() []any {
+	cols := r.columns()
+	dest := make([]any, len(cols))
+	for i, c := range cols {
+		dest[i] = c.dest
+	}
+	return dest
 }
 
 // tweet is the scanned tweet, with its author and times in UTC.
-func (s *tweetScan) tweet() twitter.Tweet {
-	t := s.Tweet
-	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
-	if s.authorID != nil && s.username != nil {
-		t.Author = &twitter.Author{ID: *s.authorID, Username: *s.username}
+func (r *tweetRow) tweet() twitter.Tweet {
+	t := twitter.Tweet{ID: r.id.Int64, Text: r.text.String, CreatedAt: r.created.Time.UTC(), UpdatedAt: r.updated.Time.UTC()}
+	if r.authorID.Valid && r.username.Valid {
+		t.Author = &twitter.Author{ID: r.authorID.Int64, Username: r.username.String}
 	}
 	return t
 }
 
 // scanTweet reads a row of tweetColumns.
 func scanTweet(row interface{ Scan(dest ...any) error }) (twitter.Tweet, error) {
-	var s tweetScan
-	if err := row.Scan(s.dest()...); err != nil {
+	var r tweetRow
+	if err := row.Scan(r.dest()...); err != nil {
 		return twitter.Tweet{}, err
 	}
-	return s.tweet(), nil
-}
-
-// orZero scans a column into *p, or the zero value when it is NULL.
-func orZero[T any](p *T) sql.Scanner { return zeroOnNull[T]{p} }
-
-type zeroOnNull[T any] struct{ p *T }
-
-func (z zeroOnNull[T]) Scan(v any) error {
-	var n sql.Null[T]
-	if err := n.Scan(v); err != nil {
-		return err
-	}
-	*z.p = n.V
-	return nil
+	return r.tweet(), nil
 }
 
 // Create stores a tweet by author (nil for anonymous) and returns it, with
@@ -116,7 +130,7 @@ func (s *Tweets) ListByUser(ctx context.Context, userID int64, page twitter.Page
 // Lists are in position order: see "List order" in the package comment.
 
 // listColumns are tweetColumns and the position the next cursor is made of.
-const listColumns = tweetColumns + `, t.position`
+var listColumns = tweetColumns + `, t.position`
 
 // listAfterPositionSQL is a page of at most $1 tweets after position $2;
 // where is an extra condition on t.
@@ -222,13 +236,10 @@ func (db *DB) listPage(ctx context.Context, query string, led bool, dst []twitte
 		// One set of destinations for every row: each Scan writes every
 		// column. The start's row of an empty page (led) is all NULL.
 		var (
-			id, pos, start   pgtype.Int8
-			text             pgtype.Text
-			created, updated pgtype.Timestamptz
-			authorID         *int64
-			username         *string
+			r          tweetRow
+			pos, start pgtype.Int8
 		)
-		dest := []any{&id, &text, &authorID, &created, &updated, &username, &pos}
+		dest := append(r.dest(), &pos)
 		if led {
 			dest = append([]any{&start}, dest...)
 		}
@@ -236,13 +247,10 @@ func (db *DB) listPage(ctx context.Context, query string, led bool, dst []twitte
 			if err := rows.Scan(dest...); err != nil {
 				return err
 			}
-			if !id.Valid {
+			if !r.id.Valid {
 				continue
 			}
-			t := twitter.Tweet{ID: id.Int64, Text: text.String, CreatedAt: created.Time.UTC(), UpdatedAt: updated.Time.UTC()}
-			if authorID != nil && username != nil {
-				t.Author = &twitter.Author{ID: *authorID, Username: *username}
-			}
+			t := r.tweet()
 			dst = append(dst, t)
 			positions = append(positions, pos.Int64)
 		}
@@ -302,7 +310,7 @@ var errUnsettled = errors.New("the tweet's ownership kept changing")
 // tweets are open to everyone, others only to their author; without an
 // actor $3 is NULL, which matches no author. devtools/floor runs copies of
 // these, the lists' and authenticateSQL; floor_test.go keeps them equal.
-const (
+var (
 	getTweetSQL    = `SELECT ` + tweetColumns + ` FROM tweets t` + joinAuthor + ` WHERE t.id = $1`
 	updateTweetSQL = `WITH t AS (UPDATE tweets SET text = $1, updated_at = clock_timestamp()
 WHERE id = $2 AND (user_id IS NULL OR user_id = $3) RETURNING *)
