@@ -166,19 +166,27 @@ func (m *Migrator) watchLocks(ctx context.Context, conn bun.IConn, stop <-chan s
 		if pid == 0 {
 			continue
 		}
-		var wait string
+		var lock, holders string
 		err := conn.QueryRowContext(ctx, `
 			SELECT l.mode || ' on ' || CASE WHEN l.relation IS NULL THEN l.locktype
-				ELSE 'table ' || l.relation::regclass::text END ||
-				coalesce(', held by ' || (
+				ELSE 'table ' || l.relation::regclass::text END,
+				coalesce((
 					SELECT string_agg(format('pid %s (%s: %s)', b.pid, b.state, left(b.query, 80)), ', ')
 					FROM pg_stat_activity b WHERE b.pid = ANY(pg_blocking_pids(l.pid))), '')
-			FROM pg_locks l WHERE l.pid = ? AND NOT l.granted LIMIT 1`, pid).Scan(&wait)
-		if err == nil {
-			m.mu.Lock()
-			m.wait = wait
-			m.mu.Unlock()
+			FROM pg_locks l WHERE l.pid = ? AND NOT l.granted LIMIT 1`, pid).Scan(&lock, &holders)
+		if err != nil {
+			continue
 		}
+		// pg_locks and pg_blocking_pids are read at different moments: a
+		// sample taken as the wait ends sees the lock but no holder. It
+		// must not overwrite an earlier sample that named the holder.
+		m.mu.Lock()
+		if holders != "" {
+			m.wait = lock + ", held by " + holders
+		} else if !strings.HasPrefix(m.wait, lock) {
+			m.wait = lock
+		}
+		m.mu.Unlock()
 	}
 }
 
