@@ -187,8 +187,6 @@ func (db *DB) Ping(ctx context.Context) error {
 	return mapErr("ping", db.PingContext(ctx), nil)
 }
 
-// Stats reports the pool's state, for logs and diagnostics.
-func (db *DB) Stats() sql.DBStats { return db.DB.DB.Stats() }
 
 // prepared returns args led by the mode that makes pgx prepare query once
 // per connection and reuse it; query must be a constant text.
