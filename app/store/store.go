@@ -187,7 +187,6 @@ func (db *DB) Ping(ctx context.Context) error {
 	return mapErr("ping", db.PingContext(ctx), nil)
 }
 
-
 // prepared returns args led by the mode that makes pgx prepare query once
 // per connection and reuse it; query must be a constant text.
 func prepared(args ...any) []any {
