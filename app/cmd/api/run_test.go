@@ -331,7 +331,8 @@ var _ = Describe("serve", func() {
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(ln.Close)
 		port := ln.Addr().(*net.TCPAddr).Port
-		_, err = runNow(env{"DATABASE_URL": tdb.DSN, "PORT": strconv.Itoa(port)}, "serve")
+		// An admin port of its own: parallel specs would race for the default.
+		_, err = runNow(env{"DATABASE_URL": tdb.DSN, "PORT": strconv.Itoa(port), "ADMIN_ADDR": "127.0.0.1:0"}, "serve")
 		Expect(err).To(MatchError(ContainSubstring("listen")))
 		Expect(err).To(MatchError(ContainSubstring(strconv.Itoa(port))))
 	})
