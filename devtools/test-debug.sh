@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 project="${PROJECT:-twitter-api}-debugtest"
 # 0: Docker picks a free port; `compose port` tells which.
-export API_PORT=0 DB_PORT=0 DEBUG_PORT=0
+export API_PORT=0 DB_PORT=0 DEBUG_PORT=0 ADMIN_PORT=0 JAEGER_UI_PORT=0 JAEGER_OTLP_PORT=0
 export HOST_UID=${HOST_UID:-$(id -u)} HOST_GID=${HOST_GID:-$(id -g)}
 image=${DEV_IMAGE:-twitter-api-dev}
 compose=(docker compose -p "$project" -f compose.dev.yml -f compose.debug.yml)
