@@ -40,9 +40,9 @@ func jsonEndpoints() map[string]endpoint {
 func stateOf() string {
 	GinkgoHelper()
 	var s string
-	Expect(tdb.DB.NewRaw(`SELECT
+	Expect(tdb.QueryRow(context.Background(), `SELECT
 		coalesce((SELECT json_agg(t ORDER BY id)::text FROM tweets t), '') || '|' ||
-		coalesce((SELECT json_agg(u ORDER BY id)::text FROM users u), '')`).Scan(context.Background(), &s)).To(Succeed())
+		coalesce((SELECT json_agg(u ORDER BY id)::text FROM users u), '')`).Scan(&s)).To(Succeed())
 	return s
 }
 

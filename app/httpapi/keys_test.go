@@ -161,7 +161,7 @@ var _ = Describe("API key lifecycle", func() {
 				expectProblem(r, status, fields...)
 				Expect(tweetAs(app, ada.APIKey, "ada")).To(Equal(http.StatusCreated), "the key still works")
 				var n int
-				Expect(tdb.DB.NewRaw("SELECT count(*) FROM api_keys WHERE expires_at IS NOT NULL").Scan(context.Background(), &n)).To(Succeed())
+				Expect(tdb.QueryRow(context.Background(), "SELECT count(*) FROM api_keys WHERE expires_at IS NOT NULL").Scan(&n)).To(Succeed())
 				Expect(n).To(BeZero(), "no key was set to expire")
 			},
 			Entry("without a key", func() string { return keysPath(ada.ID) }, func() string { return "" },

@@ -30,7 +30,7 @@ var _ = Describe("rate limits", func() {
 	countUsers := func() int {
 		GinkgoHelper()
 		var n int
-		Expect(tdb.DB.NewRaw("SELECT count(*) FROM users").Scan(context.Background(), &n)).To(Succeed())
+		Expect(tdb.QueryRow(context.Background(), "SELECT count(*) FROM users").Scan(&n)).To(Succeed())
 		return n
 	}
 

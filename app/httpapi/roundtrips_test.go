@@ -31,9 +31,9 @@ var _ = Describe("statements a request sends to PostgreSQL", func() {
 		other = createUser("bystander", "bystander@example.com")
 		owned = createTweet("owned", author.APIKey)
 		// Enough for a full page of 100 with their author.
-		_, err := tdb.DB.ExecContext(ctx,
-			"INSERT INTO tweets (text, user_id) SELECT 'filler ' || g, ? FROM generate_series(1, 150) g", author.ID)
-		Expect(err).NotTo(HaveOccurred())
+		Expect(tdb.Exec(ctx,
+			"INSERT INTO tweets (text, user_id) SELECT 'filler ' || g, $1::bigint FROM generate_series(1, 150) g", author.ID)).
+			To(Succeed())
 		Expect(tdb.DB.AssignPositions(ctx)).To(Equal(int64(150)))
 		// The pool loads the cursor key with its first list, once.
 		Expect(req(http.MethodGet, "/tweets?limit=1").on(counted).status).To(Equal(http.StatusOK))
@@ -96,7 +96,7 @@ type deletesAfterAuth struct{ twitter.UserService }
 func (d deletesAfterAuth) ByAPIKey(ctx context.Context, key string) (twitter.User, error) {
 	u, err := d.UserService.ByAPIKey(ctx, key)
 	if err == nil {
-		_, err = tdb.DB.ExecContext(ctx, "DELETE FROM users WHERE id = ?", u.ID)
+		err = tdb.Exec(ctx, "DELETE FROM users WHERE id = $1", u.ID)
 	}
 	return u, err
 }
@@ -114,11 +114,9 @@ var _ = Describe("constraint violations", func() {
 	})
 
 	It("answers an unexpected constraint with a logged 500 that names nothing to the client", func(ctx SpecContext) {
-		_, err := tdb.DB.ExecContext(ctx, "CREATE UNIQUE INDEX tweets_text_probe_key ON tweets (text)")
-		Expect(err).NotTo(HaveOccurred())
+		Expect(tdb.Exec(ctx, "CREATE UNIQUE INDEX tweets_text_probe_key ON tweets (text)")).To(Succeed())
 		DeferCleanup(func(ctx context.Context) {
-			_, err := tdb.DB.ExecContext(ctx, "DROP INDEX tweets_text_probe_key")
-			Expect(err).NotTo(HaveOccurred())
+			Expect(tdb.Exec(ctx, "DROP INDEX tweets_text_probe_key")).To(Succeed())
 		})
 		logged, logs := loggingApp(tdb.DB.Services())
 		Expect(req(http.MethodPost, "/tweets").withJSON(tweetBody("twice")).on(logged).status).To(Equal(http.StatusCreated))

@@ -57,25 +57,25 @@ var _ = Describe("users", func() {
 
 			want := sha256.Sum256([]byte(u.APIKey))
 			var hash []byte
-			Expect(tdb.DB.NewRaw("SELECT hash FROM api_keys WHERE user_id = ?", u.ID).Scan(ctx, &hash)).To(Succeed())
+			Expect(tdb.QueryRow(ctx, "SELECT hash FROM api_keys WHERE user_id = $1", u.ID).Scan(&hash)).To(Succeed())
 			Expect(hash).To(Equal(want[:]))
-			Expect(tdb.DB.NewRaw("SELECT api_key_hash FROM users WHERE id = ?", u.ID).Scan(ctx, &hash)).To(Succeed())
+			Expect(tdb.QueryRow(ctx, "SELECT api_key_hash FROM users WHERE id = $1", u.ID).Scan(&hash)).To(Succeed())
 			Expect(hash).To(Equal(want[:]))
 
 			// Every column of the row, as text: the key is in none of them.
 			var row string
-			Expect(tdb.DB.NewRaw("SELECT row_to_json(u)::text FROM users u WHERE id = ?", u.ID).Scan(ctx, &row)).To(Succeed())
+			Expect(tdb.QueryRow(ctx, "SELECT row_to_json(u)::text FROM users u WHERE id = $1", u.ID).Scan(&row)).To(Succeed())
 			Expect(row).To(ContainSubstring("secretive@example.com"), "the row should be readable as text")
 			Expect(row).NotTo(ContainSubstring(u.APIKey))
 			Expect(row).NotTo(ContainSubstring(strings.TrimPrefix(u.APIKey, "tw_")))
 
 			// Nor in any table of the database.
 			var hits int
-			Expect(tdb.DB.NewRaw(`SELECT
-				(SELECT count(*) FROM users u WHERE strpos(row_to_json(u)::text, ?0) > 0) +
-				(SELECT count(*) FROM api_keys k WHERE strpos(row_to_json(k)::text, ?0) > 0) +
-				(SELECT count(*) FROM tweets t WHERE strpos(row_to_json(t)::text, ?0) > 0)`,
-				strings.TrimPrefix(u.APIKey, "tw_")).Scan(ctx, &hits)).To(Succeed())
+			Expect(tdb.QueryRow(ctx, `SELECT
+				(SELECT count(*) FROM users u WHERE strpos(row_to_json(u)::text, $1) > 0) +
+				(SELECT count(*) FROM api_keys k WHERE strpos(row_to_json(k)::text, $1) > 0) +
+				(SELECT count(*) FROM tweets t WHERE strpos(row_to_json(t)::text, $1) > 0)`,
+				strings.TrimPrefix(u.APIKey, "tw_")).Scan(&hits)).To(Succeed())
 			Expect(hits).To(BeZero())
 		})
 
@@ -138,7 +138,7 @@ var _ = Describe("users", func() {
 			func(body string, fields ...string) {
 				expectProblem(postJSON("/users", body), http.StatusUnprocessableEntity, fields...)
 				var n int
-				Expect(tdb.DB.NewRaw("SELECT count(*) FROM users").Scan(context.Background(), &n)).To(Succeed())
+				Expect(tdb.QueryRow(context.Background(), "SELECT count(*) FROM users").Scan(&n)).To(Succeed())
 				Expect(n).To(BeZero())
 			},
 			Entry("username too short", userBody("ab", "a@example.com"), "username"),

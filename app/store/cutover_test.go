@@ -31,7 +31,7 @@ var _ = Describe("A logical-replication cutover to a fresh server", func() {
 		adminURL := os.Getenv(restoreURLVar)
 		Expect(adminURL).NotTo(BeEmpty(), "%s names the server to cut over to; make test sets it", restoreURLVar)
 		var walLevel string
-		Expect(tdb.DB.QueryRowContext(ctx, "SHOW wal_level").Scan(&walLevel)).To(Succeed())
+		Expect(tdb.QueryRow(ctx, "SHOW wal_level").Scan(&walLevel)).To(Succeed())
 		Expect(walLevel).To(Equal("logical"), "the test server publishes with wal_level=logical; make test sets it")
 
 		tweets := store.NewTweets(tdb.DB)
@@ -51,8 +51,8 @@ var _ = Describe("A logical-replication cutover to a fresh server", func() {
 		}
 		create(40, "before the subscription")
 		// Two that commit out of id order, and one deleted.
-		low, endLow := insertHeld(ctx, tdb.DB, &author.ID)
-		_, endHigh := insertHeld(ctx, tdb.DB, nil)
+		low, endLow := insertHeld(ctx, &author.ID)
+		_, endHigh := insertHeld(ctx, nil)
 		endHigh(true)
 		Expect(tdb.DB.AssignPositions(ctx)).To(Equal(int64(1)))
 		endLow(true)
@@ -72,16 +72,15 @@ var _ = Describe("A logical-replication cutover to a fresh server", func() {
 		// Without a primary key, a published table refuses updates and
 		// deletes on the old server: a migration must not add one so.
 		var keyless string
-		Expect(tdb.DB.QueryRowContext(ctx, `SELECT coalesce(string_agg(c.relname, ', ' ORDER BY c.relname), '') FROM pg_class c
+		Expect(tdb.QueryRow(ctx, `SELECT coalesce(string_agg(c.relname, ', ' ORDER BY c.relname), '') FROM pg_class c
 	JOIN pg_namespace n ON n.oid = c.relnamespace
 	WHERE c.relkind = 'r' AND n.nspname = 'public'
 	AND NOT EXISTS (SELECT FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)`).Scan(&keyless)).To(Succeed())
 		Expect(keyless).To(BeEmpty(), "tables without a primary key")
 
 		pub := pgx.Identifier{testdb.UniqueName("cutover")}.Sanitize()
-		_, err = tdb.DB.ExecContext(ctx, "CREATE PUBLICATION "+pub+" FOR ALL TABLES")
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func(ctx SpecContext) { _, _ = tdb.DB.ExecContext(ctx, "DROP PUBLICATION IF EXISTS "+pub) })
+		Expect(tdb.Exec(ctx, "CREATE PUBLICATION "+pub+" FOR ALL TABLES")).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) { _ = tdb.Exec(ctx, "DROP PUBLICATION IF EXISTS "+pub) })
 		sub, err := pgx.Connect(ctx, dsn)
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func(ctx SpecContext) { _ = sub.Close(ctx) })
@@ -93,7 +92,7 @@ var _ = Describe("A logical-replication cutover to a fresh server", func() {
 			_, _ = sub.Exec(ctx, "ALTER SUBSCRIPTION cutover DISABLE")
 			_, _ = sub.Exec(ctx, "ALTER SUBSCRIPTION cutover SET (slot_name = NONE)")
 			_, _ = sub.Exec(ctx, "DROP SUBSCRIPTION IF EXISTS cutover")
-			_, _ = tdb.DB.ExecContext(ctx, "SELECT pg_drop_replication_slot('cutover') FROM pg_replication_slots WHERE slot_name = 'cutover'")
+			_ = tdb.Exec(ctx, "SELECT pg_drop_replication_slot('cutover') FROM pg_replication_slots WHERE slot_name = 'cutover'")
 		})
 
 		// Writes go on while the tables copy and stream.
@@ -108,7 +107,7 @@ var _ = Describe("A logical-replication cutover to a fresh server", func() {
 		// 2. Writes stop; the subscriber catches up with the publisher's
 		// last write.
 		var lsn string
-		Expect(tdb.DB.QueryRowContext(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn)).To(Succeed())
+		Expect(tdb.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn)).To(Succeed())
 		Eventually(func(g Gomega) {
 			var synced bool
 			g.Expect(sub.QueryRow(ctx, `SELECT NOT EXISTS (SELECT FROM pg_subscription_rel WHERE srsubstate <> 'r')
@@ -119,7 +118,7 @@ var _ = Describe("A logical-replication cutover to a fresh server", func() {
 
 		// 3. Logical replication carries no sequence values: set each from
 		// the publisher's.
-		rows, err := tdb.DB.QueryContext(ctx, `SELECT format('%I.%I', schemaname, sequencename), last_value
+		rows, err := tdb.Query(ctx, `SELECT format('%I.%I', schemaname, sequencename), last_value
 	FROM pg_sequences WHERE last_value IS NOT NULL`)
 		Expect(err).NotTo(HaveOccurred())
 		seqs := map[string]int64{}

@@ -61,9 +61,9 @@ func (f *follower) catchUp(ctx context.Context) (int, error) {
 // the transaction, committing or rolling back. The insert bypasses the
 // store, as the previous version's or a hand-written one would: the tweet
 // has no position until AssignPositions (the sweep) numbers it.
-func insertHeld(ctx context.Context, db *store.DB, author *int64) (int64, func(commit bool)) {
+func insertHeld(ctx context.Context, author *int64) (int64, func(commit bool)) {
 	GinkgoHelper()
-	tx, err := db.BeginTx(ctx, nil)
+	tx, err := tdb.Begin(ctx)
 	Expect(err).NotTo(HaveOccurred())
 	done := false
 	end := func(commit bool) {
@@ -72,16 +72,16 @@ func insertHeld(ctx context.Context, db *store.DB, author *int64) (int64, func(c
 		}
 		done = true
 		if commit {
-			Expect(tx.Commit()).To(Succeed())
+			Expect(tx.Commit(ctx)).To(Succeed())
 		} else {
-			Expect(tx.Rollback()).To(Succeed())
+			Expect(tx.Rollback(ctx)).To(Succeed())
 		}
 	}
 	// The spec's context may have ended the transaction already.
-	DeferCleanup(func() { _ = tx.Rollback() })
+	DeferCleanup(func(ctx context.Context) { _ = tx.Rollback(ctx) })
 	var id int64
-	Expect(tx.NewRaw("INSERT INTO tweets (text, user_id) VALUES ('held open', ?) RETURNING id", author).
-		Scan(ctx, &id)).To(Succeed())
+	Expect(tx.QueryRow(ctx, "INSERT INTO tweets (text, user_id) VALUES ('held open', $1) RETURNING id", author).
+		Scan(&id)).To(Succeed())
 	return id, end
 }
 
@@ -132,7 +132,7 @@ var _ = Describe("Pages under concurrent writes", func() {
 		func(ctx SpecContext, name string) {
 			list := lists[name]()
 			before := create(ctx, 2)
-			held, end := insertHeld(ctx, tdb.DB, &author.ID)
+			held, end := insertHeld(ctx, &author.ID)
 			after := create(ctx, 5)
 			Expect(held).To(BeNumerically("<", after[0]), "the held insert has the lower id")
 
@@ -153,7 +153,7 @@ var _ = Describe("Pages under concurrent writes", func() {
 	)
 
 	It("lists a tweet inserted outside the store (as the previous version does) once a sweep numbers it", func(ctx SpecContext) {
-		held, end := insertHeld(ctx, tdb.DB, nil)
+		held, end := insertHeld(ctx, nil)
 		end(true)
 		f := newFollower(tweets.List, 10)
 		Expect(f.catchUp(ctx)).To(Equal(0))
@@ -165,7 +165,7 @@ var _ = Describe("Pages under concurrent writes", func() {
 	})
 
 	It("moves on at once past an insert that is held and then rolls back", func(ctx SpecContext) {
-		_, end := insertHeld(ctx, tdb.DB, nil)
+		_, end := insertHeld(ctx, nil)
 		after := create(ctx, 3)
 		f := newFollower(tweets.List, 10)
 		Expect(f.catchUp(ctx)).To(Equal(3))
@@ -178,8 +178,8 @@ var _ = Describe("Pages under concurrent writes", func() {
 	It("misses nothing when the cursor's tweet is deleted after commits crossed id order", func(ctx SpecContext) {
 		// Two explicit transactions: a takes the lower id, b the higher
 		// one, b commits first and a after it, so list order is b, a.
-		a, endA := insertHeld(ctx, tdb.DB, &author.ID)
-		b, endB := insertHeld(ctx, tdb.DB, &author.ID)
+		a, endA := insertHeld(ctx, &author.ID)
+		b, endB := insertHeld(ctx, &author.ID)
 		Expect(a).To(BeNumerically("<", b))
 		endB(true)
 		Expect(tdb.DB.AssignPositions(ctx)).To(Equal(int64(1)))
@@ -210,8 +210,7 @@ var _ = Describe("Pages under concurrent writes", func() {
 		ids := create(ctx, 3)
 		f := newFollower(tweets.List, 10)
 		Expect(f.catchUp(ctx)).To(Equal(3))
-		_, err := tdb.DB.ExecContext(ctx, "UPDATE tweet_order SET last_position = 0")
-		Expect(err).NotTo(HaveOccurred())
+		Expect(tdb.Exec(ctx, "UPDATE tweet_order SET last_position = 0")).To(Succeed())
 		more := create(ctx, 2)
 		Expect(f.catchUp(ctx)).To(Equal(5))
 		Expect(f.seen).To(Equal(append(ids, more...)))

@@ -38,8 +38,8 @@ var _ = Describe("A database restored from pg_dump into a fresh server", func() 
 			Expect(err).NotTo(HaveOccurred())
 		}
 		// Two that commit out of id order, and one deleted.
-		low, endLow := insertHeld(ctx, tdb.DB, &author.ID)
-		_, endHigh := insertHeld(ctx, tdb.DB, nil)
+		low, endLow := insertHeld(ctx, &author.ID)
+		_, endHigh := insertHeld(ctx, nil)
 		endHigh(true)
 		Expect(tdb.DB.AssignPositions(ctx)).To(Equal(int64(1)))
 		endLow(true)
@@ -72,7 +72,7 @@ var _ = Describe("A database restored from pg_dump into a fresh server", func() 
 		// What hid tweets under the xid order: restored transaction ids
 		// from a counter that may be ahead of the new server's.
 		var ahead bool
-		Expect(restored.QueryRowContext(ctx,
+		Expect(testdb.OpenSQL(dsn).QueryRow(ctx,
 			"SELECT max(xid) > pg_current_xact_id() FROM tweets").Scan(&ahead)).To(Succeed())
 		By(fmt.Sprintf("restored transaction ids ahead of the new server's: %v", ahead))
 

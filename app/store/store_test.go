@@ -67,21 +67,18 @@ var _ = Describe("Tweets and Users", func() {
 
 		It("refuses an author deleted meanwhile as an unknown API key", func(ctx SpecContext) {
 			u, _ := newUser(ctx, "ghost")
-			_, err := tdb.DB.NewDelete().Table("users").Where("id = ?", u.ID).Exec(ctx)
-			Expect(err).NotTo(HaveOccurred())
-			_, err = tweets.Create(ctx, "ghost", &u)
+			Expect(tdb.Exec(ctx, "DELETE FROM users WHERE id = $1", u.ID)).To(Succeed())
+			_, err := tweets.Create(ctx, "ghost", &u)
 			Expect(err).To(MatchError(twitter.ErrUnknownAPIKey))
 			Expect(err).NotTo(MatchError(twitter.ErrNotFound))
 		})
 
 		It("reports a constraint the method does not expect as a plain error naming it for the log", func(ctx SpecContext) {
-			_, err := tdb.DB.ExecContext(ctx, "CREATE UNIQUE INDEX tweets_text_probe_key ON tweets (text)")
-			Expect(err).NotTo(HaveOccurred())
+			Expect(tdb.Exec(ctx, "CREATE UNIQUE INDEX tweets_text_probe_key ON tweets (text)")).To(Succeed())
 			DeferCleanup(func(ctx context.Context) {
-				_, err := tdb.DB.ExecContext(ctx, "DROP INDEX tweets_text_probe_key")
-				Expect(err).NotTo(HaveOccurred())
+				Expect(tdb.Exec(ctx, "DROP INDEX tweets_text_probe_key")).To(Succeed())
 			})
-			_, err = tweets.Create(ctx, "same", nil)
+			_, err := tweets.Create(ctx, "same", nil)
 			Expect(err).NotTo(HaveOccurred())
 			_, err = tweets.Create(ctx, "same", nil)
 			Expect(err).To(MatchError(ContainSubstring("tweets_text_probe_key")))
@@ -375,23 +372,25 @@ var _ = Describe("Tweets and Users", func() {
 		It("stores the key's hash, never the key: as the current key, and for the version before api_keys", func(ctx SpecContext) {
 			u, key := newUser(ctx, "hashed")
 			var stored []byte
-			Expect(tdb.DB.NewSelect().Table("users").Column("api_key_hash").Where("id = ?", u.ID).Scan(ctx, &stored)).To(Succeed())
+			Expect(tdb.QueryRow(ctx, "SELECT api_key_hash FROM users WHERE id = $1", u.ID).Scan(&stored)).To(Succeed())
 			Expect(stored).To(Equal(twitter.HashAPIKey(key)))
-			var keys []struct {
-				Hash      []byte
-				ExpiresAt *time.Time
-			}
-			Expect(tdb.DB.NewSelect().Table("api_keys").Column("hash", "expires_at").Where("user_id = ?", u.ID).Scan(ctx, &keys)).To(Succeed())
-			Expect(keys).To(HaveLen(1))
-			Expect(keys[0].Hash).To(Equal(twitter.HashAPIKey(key)))
-			Expect(keys[0].ExpiresAt).To(BeNil(), "the current key does not expire")
+			var (
+				keys      int
+				hash      []byte
+				expiresAt *time.Time
+			)
+			Expect(tdb.QueryRow(ctx, "SELECT count(*) OVER (), hash, expires_at FROM api_keys WHERE user_id = $1", u.ID).
+				Scan(&keys, &hash, &expiresAt)).To(Succeed())
+			Expect(keys).To(Equal(1))
+			Expect(hash).To(Equal(twitter.HashAPIKey(key)))
+			Expect(expiresAt).To(BeNil(), "the current key does not expire")
 			for table, want := range map[string][]string{
 				"users":    {"id", "username", "email", "api_key_hash", "created_at"},
 				"api_keys": {"id", "user_id", "hash", "created_at", "expires_at"},
 			} {
 				var cols []string
-				Expect(tdb.DB.NewSelect().Table("information_schema.columns").Column("column_name").
-					Where("table_name = ?", table).Scan(ctx, &cols)).To(Succeed())
+				Expect(tdb.QueryRow(ctx, "SELECT array_agg(column_name::text) FROM information_schema.columns WHERE table_name = $1",
+					table).Scan(&cols)).To(Succeed())
 				Expect(cols).To(ConsistOf(want), table)
 			}
 		})
@@ -405,8 +404,8 @@ var _ = Describe("Tweets and Users", func() {
 			key, hash := twitter.NewAPIKey()
 			// That version's insert: users.api_key_hash only.
 			var id int64
-			Expect(tdb.DB.NewRaw("INSERT INTO users (username, email, api_key_hash) VALUES ('older', 'older@example.com', ?) RETURNING id",
-				hash).Scan(ctx, &id)).To(Succeed())
+			Expect(tdb.QueryRow(ctx, "INSERT INTO users (username, email, api_key_hash) VALUES ('older', 'older@example.com', $1) RETURNING id",
+				hash).Scan(&id)).To(Succeed())
 			got, err := users.ByAPIKey(ctx, key)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(got.ID).To(Equal(id))
@@ -421,13 +420,13 @@ var _ = Describe("Tweets and Users", func() {
 		// keyExpiry is when a stored key expires; nil for the current key.
 		keyExpiry := func(ctx context.Context, key string) *time.Time {
 			var at *time.Time
-			Expect(tdb.DB.NewSelect().Table("api_keys").Column("expires_at").
-				Where("hash = ?", twitter.HashAPIKey(key)).Scan(ctx, &at)).To(Succeed())
+			Expect(tdb.QueryRow(ctx, "SELECT expires_at FROM api_keys WHERE hash = $1", twitter.HashAPIKey(key)).
+				Scan(&at)).To(Succeed())
 			return at
 		}
 		legacyHash := func(ctx context.Context, id int64) []byte {
 			var h []byte
-			Expect(tdb.DB.NewSelect().Table("users").Column("api_key_hash").Where("id = ?", id).Scan(ctx, &h)).To(Succeed())
+			Expect(tdb.QueryRow(ctx, "SELECT api_key_hash FROM users WHERE id = $1", id).Scan(&h)).To(Succeed())
 			return h
 		}
 
@@ -450,8 +449,8 @@ var _ = Describe("Tweets and Users", func() {
 			Expect(legacyHash(ctx, u.ID)).To(BeNil(), "the version before api_keys accepts no key once one was rotated")
 
 			By("the overlap ending")
-			_, err = tdb.DB.NewRaw("UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE hash = ?", twitter.HashAPIKey(old)).Exec(ctx)
-			Expect(err).NotTo(HaveOccurred())
+			Expect(tdb.Exec(ctx, "UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE hash = $1", twitter.HashAPIKey(old))).
+				To(Succeed())
 			_, err = users.ByAPIKey(ctx, old)
 			Expect(err).To(MatchError(twitter.ErrUnknownAPIKey))
 			_, err = users.ByAPIKey(ctx, fresh)
@@ -462,7 +461,7 @@ var _ = Describe("Tweets and Users", func() {
 			_, err = users.RotateKey(ctx, u.ID, fresh, hash3, time.Hour)
 			Expect(err).NotTo(HaveOccurred())
 			var n int
-			Expect(tdb.DB.NewSelect().Table("api_keys").ColumnExpr("count(*)").Where("user_id = ?", u.ID).Scan(ctx, &n)).To(Succeed())
+			Expect(tdb.QueryRow(ctx, "SELECT count(*) FROM api_keys WHERE user_id = $1", u.ID).Scan(&n)).To(Succeed())
 			Expect(n).To(Equal(2), "the current key and the one still overlapping")
 		})
 
@@ -516,8 +515,8 @@ var _ = Describe("Tweets and Users", func() {
 			Expect(ok).To(Equal(1), "the first revoked k1: the others used a key no longer valid")
 			Expect(refused).To(Equal(racers - 1))
 			var current int
-			Expect(tdb.DB.NewSelect().Table("api_keys").ColumnExpr("count(*)").
-				Where("user_id = ? AND expires_at IS NULL", u.ID).Scan(ctx, &current)).To(Succeed())
+			Expect(tdb.QueryRow(ctx, "SELECT count(*) FROM api_keys WHERE user_id = $1 AND expires_at IS NULL", u.ID).
+				Scan(&current)).To(Succeed())
 			Expect(current).To(Equal(1))
 		})
 

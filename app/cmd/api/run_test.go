@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -24,7 +23,6 @@ import (
 	"github.com/twitter-api/twitter-api/app/internal/apitest"
 	"github.com/twitter-api/twitter-api/app/internal/testdb"
 	"github.com/twitter-api/twitter-api/app/migrations"
-	"github.com/twitter-api/twitter-api/app/store"
 )
 
 // runNow runs a command that must return by itself, with a deadline so a
@@ -173,8 +171,8 @@ var _ = Describe("serve", func() {
 		s.stop()
 
 		var n int
-		Expect(tdb.DB.NewRaw("SELECT count(*) FROM tweets WHERE text = ?", "written during shutdown").
-			Scan(context.Background(), &n)).To(Succeed())
+		Expect(tdb.QueryRow(context.Background(), "SELECT count(*) FROM tweets WHERE text = $1", "written during shutdown").
+			Scan(&n)).To(Succeed())
 		Expect(n).To(Equal(1))
 	})
 
@@ -248,10 +246,10 @@ var _ = Describe("serve", func() {
 		Expect(do(client, http.MethodGet, s.base+"/readyz", "").status).To(Equal(http.StatusOK))
 
 		By("a lock on tweets: a list holds the pool's only connection, waiting, and others queue for it")
-		tx, err := tdb.DB.BeginTx(ctx, nil)
+		tx, err := tdb.Begin(ctx)
 		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func() { _ = tx.Rollback() })
-		_, err = tx.ExecContext(ctx, "LOCK TABLE tweets IN ACCESS EXCLUSIVE MODE")
+		DeferCleanup(func(ctx context.Context) { _ = tx.Rollback(ctx) })
+		_, err = tx.Exec(ctx, "LOCK TABLE tweets IN ACCESS EXCLUSIVE MODE")
 		Expect(err).NotTo(HaveOccurred())
 		const queued = 4
 		lists := make(chan result, queued)
@@ -263,8 +261,8 @@ var _ = Describe("serve", func() {
 		}
 		Eventually(func() (int, error) {
 			var n int
-			err := tdb.DB.NewRaw(`SELECT count(*) FROM pg_stat_activity
-				WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'twitter-api'`).Scan(ctx, &n)
+			err := tdb.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'twitter-api'`).Scan(&n)
 			return n, err
 		}).WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(Equal(1), "the pool's one connection waits on the lock")
 
@@ -274,7 +272,7 @@ var _ = Describe("serve", func() {
 		}
 		Expect(do(client, http.MethodGet, s.base+"/healthz", "").status).To(Equal(http.StatusOK))
 
-		Expect(tx.Rollback()).To(Succeed())
+		Expect(tx.Rollback(ctx)).To(Succeed())
 		for range queued {
 			var r result
 			Eventually(lists).WithTimeout(10 * time.Second).Should(Receive(&r))
@@ -369,12 +367,10 @@ var _ = Describe("migrate", func() {
 	// exists reports whether table exists in the spec's fresh database.
 	exists := func(table string) bool {
 		GinkgoHelper()
-		db, err := store.Open(dsn, store.Options{MaxOpenConns: 1})
-		Expect(err).NotTo(HaveOccurred())
-		defer db.Close()
-		var name sql.NullString
-		Expect(db.NewRaw("SELECT to_regclass(?)::text", "public."+table).Scan(context.Background(), &name)).To(Succeed())
-		return name.Valid
+		var name *string
+		Expect(testdb.OpenSQL(dsn).QueryRow(context.Background(), "SELECT to_regclass($1)::text", "public."+table).
+			Scan(&name)).To(Succeed())
+		return name != nil
 	}
 
 	// Specs that migrate get an empty database of their own; the others

@@ -203,7 +203,7 @@ var _ = Describe("the termination contract", func() {
 
 		By("every acknowledged create is stored")
 		var stored int
-		Expect(tdb.DB.NewRaw("SELECT count(*) FROM tweets WHERE text LIKE 'client %'").Scan(context.Background(), &stored)).To(Succeed())
+		Expect(tdb.QueryRow(context.Background(), "SELECT count(*) FROM tweets WHERE text LIKE 'client %'").Scan(&stored)).To(Succeed())
 		Expect(stored).To(Equal(created))
 	})
 

@@ -12,8 +12,10 @@ import (
 )
 
 // Handle is a process's database; its fields are set before the first spec.
+// Its SQL is for the spec's own statements.
 type Handle struct {
-	DB       *store.DB
+	DB *store.DB
+	*SQL
 	DSN      string // URL of this process's database
 	AdminURL string // TEST_DATABASE_URL
 	name     string
@@ -43,11 +45,16 @@ func Suite(prefix string) *Handle {
 		Expect(err).NotTo(HaveOccurred())
 		h.DB, err = store.Open(h.DSN, store.Options{MaxOpenConns: 20, MaxIdleConns: 5})
 		Expect(err).NotTo(HaveOccurred())
+		h.SQL, err = openSQL(h.DSN)
+		Expect(err).NotTo(HaveOccurred())
 	}, NodeTimeout(2*time.Minute))
 
 	SynchronizedAfterSuite(func(ctx SpecContext) {
 		if h.DB != nil {
 			_ = h.DB.Close()
+		}
+		if h.SQL != nil {
+			h.SQL.pool.Close()
 		}
 		if h.name != "" {
 			Expect(Discard(ctx, h.AdminURL, h.name)).To(Succeed())
@@ -59,7 +66,7 @@ func Suite(prefix string) *Handle {
 	}, NodeTimeout(time.Minute))
 
 	BeforeEach(func(ctx SpecContext) {
-		Expect(Truncate(ctx, h.DB)).To(Succeed())
+		Expect(Truncate(ctx, h.SQL)).To(Succeed())
 	})
 	return h
 }

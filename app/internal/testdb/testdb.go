@@ -138,10 +138,7 @@ END $$`
 
 // Truncate empties every table and restarts their id sequences. The tables
 // come from the catalog, so a new migration needs no edit here.
-func Truncate(ctx context.Context, db *store.DB) error {
-	_, err := db.ExecContext(ctx, truncateAll)
-	return err
-}
+func Truncate(ctx context.Context, s *SQL) error { return s.Exec(ctx, truncateAll) }
 
 func admin(ctx context.Context, adminURL, stmt string) error {
 	conn, err := connectAdmin(ctx, adminURL)
