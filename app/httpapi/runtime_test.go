@@ -166,7 +166,7 @@ var _ = Describe("schema-aware readiness", func() {
 		expectBehind()
 		Expect(req(http.MethodGet, "/healthz").on(a).status).To(Equal(http.StatusOK), "liveness does not care")
 
-		m, err := migrations.New(db.DB)
+		m, err := db.Migrator()
 		Expect(err).NotTo(HaveOccurred())
 		all, err := migrations.Names()
 		Expect(err).NotTo(HaveOccurred())

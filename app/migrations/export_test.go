@@ -1,14 +1,31 @@
 package migrations
 
 import (
+	"context"
 	"io/fs"
 	"regexp"
 	"slices"
 	"strings"
 )
 
-// NewFromFS lets tests run migration sets other than the embedded one.
-var NewFromFS = newFromFS
+// WithFS is opts (optional) with the migrations in fsys instead of the
+// embedded ones, so specs can run sets of their own.
+func WithFS(fsys fs.FS, opts ...Options) Options {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	o.fsys = fsys
+	return o
+}
+
+// Timeouts reads lock_timeout and statement_timeout on a session of m's
+// pool, which the migrations must leave as they found them.
+func (m *Migrator) Timeouts(ctx context.Context) (lock, statement string, err error) {
+	err = m.db.QueryRowContext(ctx, "SELECT current_setting('lock_timeout'), current_setting('statement_timeout')").
+		Scan(&lock, &statement)
+	return lock, statement, err
+}
 
 // LockKey is the advisory lock migrations run under.
 const LockKey = lockKey

@@ -58,6 +58,8 @@ type Options struct {
 	// StatementTimeout is PostgreSQL's statement_timeout for each
 	// migration statement.
 	StatementTimeout time.Duration
+
+	fsys fs.FS // the migrations instead of the embedded ones; for specs
 }
 
 // Defaults for Options fields left zero.
@@ -88,17 +90,19 @@ func Names() ([]string, error) {
 	return names, nil
 }
 
-// New returns a Migrator over db; opts is optional.
-func New(db *bun.DB, opts ...Options) (*Migrator, error) { return newFromFS(db, files, opts...) }
-
-func newFromFS(db *bun.DB, fsys fs.FS, opts ...Options) (*Migrator, error) {
-	ms := migrate.NewMigrations()
-	if err := ms.Discover(fsys); err != nil {
-		return nil, fmt.Errorf("discover migrations: %w", err)
-	}
-	mg := &Migrator{db: db, fsys: fsys}
+// New returns a Migrator over db; opts is optional. The service's callers
+// get one from store.DB.Migrator, over the store's pool.
+func New(db *bun.DB, opts ...Options) (*Migrator, error) {
+	mg := &Migrator{db: db, fsys: files}
 	if len(opts) > 0 {
 		mg.opts = opts[0]
+	}
+	if mg.opts.fsys != nil {
+		mg.fsys = mg.opts.fsys
+	}
+	ms := migrate.NewMigrations()
+	if err := ms.Discover(mg.fsys); err != nil {
+		return nil, fmt.Errorf("discover migrations: %w", err)
 	}
 	if mg.opts.LockTimeout <= 0 {
 		mg.opts.LockTimeout = DefaultLockTimeout

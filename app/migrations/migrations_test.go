@@ -60,7 +60,7 @@ var _ = Describe("Migrator", func() {
 		Expect(err).NotTo(HaveOccurred())
 		db = open(dsn)
 		own = testdb.OpenSQL(dsn)
-		m, err = migrations.New(db.DB)
+		m, err = db.Migrator()
 		Expect(err).NotTo(HaveOccurred())
 	})
 
@@ -100,7 +100,7 @@ var _ = Describe("Migrator", func() {
 			"1_notes.tx.up.sql":   {Data: []byte("CREATE TABLE notes (id int);")},
 			"1_notes.tx.down.sql": {Data: []byte("-- DROP TABLE users; is only a comment\nDROP TABLE notes;")},
 		}
-		nm, err := migrations.NewFromFS(db.DB, notes)
+		nm, err := db.Migrator(migrations.WithFS(notes))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(nm.Up(ctx)).To(Equal([]string{"1_notes"}))
 		Expect(nm.Down(ctx, migrations.DownOptions{})).To(Equal("1_notes"), "an empty table may go")
@@ -122,7 +122,7 @@ var _ = Describe("Migrator", func() {
 			"1_state.tx.up.sql":   {Data: []byte("CREATE TABLE counter (n int); INSERT INTO counter VALUES (1); CREATE TABLE notes (id int);")},
 			"1_state.tx.down.sql": {Data: []byte("-- derived table: counter\nDROP TABLE counter;\nDROP TABLE notes;")},
 		}
-		sm, err := migrations.NewFromFS(db.DB, state)
+		sm, err := db.Migrator(migrations.WithFS(state))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(sm.Up(ctx)).To(Equal([]string{"1_state"}))
 		Expect(own.Exec(ctx, "INSERT INTO notes VALUES (1)")).To(Succeed())
@@ -154,7 +154,7 @@ var _ = Describe("Migrator", func() {
 		for range replicas {
 			wg.Go(func() {
 				defer GinkgoRecover()
-				rm, err := migrations.New(open(dsn).DB) // a process of its own: own pool
+				rm, err := open(dsn).Migrator() // a process of its own: own pool
 				Expect(err).NotTo(HaveOccurred())
 				names, err := rm.Up(ctx)
 				Expect(err).NotTo(HaveOccurred())
@@ -181,7 +181,7 @@ var _ = Describe("Migrator", func() {
 			"2_bad.tx.up.sql":    {Data: []byte("CREATE TABLE half (id int);\n--bun:split\nSELECT 1/0;")},
 			"2_bad.tx.down.sql":  {Data: []byte("DROP TABLE half;")},
 		}
-		bm, err := migrations.NewFromFS(db.DB, broken)
+		bm, err := db.Migrator(migrations.WithFS(broken))
 		Expect(err).NotTo(HaveOccurred())
 		names, err := bm.Up(ctx)
 		Expect(err).To(MatchError(ContainSubstring("division by zero")))
@@ -208,7 +208,7 @@ var _ = Describe("Migrator", func() {
 		}
 
 		It("fails fast when another session holds a lock it needs, naming the lock and its holder", func(ctx SpecContext) {
-			fm, err := migrations.NewFromFS(db.DB, first)
+			fm, err := db.Migrator(migrations.WithFS(first))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(fm.Up(ctx)).To(Equal([]string{"1_create"}))
 
@@ -223,7 +223,7 @@ var _ = Describe("Migrator", func() {
 			_, err = tx.Exec(ctx, "SELECT count(*) FROM busy")
 			Expect(err).NotTo(HaveOccurred())
 
-			am, err := migrations.NewFromFS(db.DB, withAlter, migrations.Options{LockTimeout: 2 * time.Second})
+			am, err := db.Migrator(migrations.WithFS(withAlter, migrations.Options{LockTimeout: 2 * time.Second}))
 			Expect(err).NotTo(HaveOccurred())
 			start := time.Now()
 			_, err = am.Up(ctx)
@@ -247,7 +247,7 @@ var _ = Describe("Migrator", func() {
 				"1_slow.tx.up.sql":   {Data: []byte("SELECT pg_sleep(30);")},
 				"1_slow.tx.down.sql": {Data: []byte("SELECT 1;")},
 			}
-			sm, err := migrations.NewFromFS(db.DB, slow, migrations.Options{StatementTimeout: 300 * time.Millisecond})
+			sm, err := db.Migrator(migrations.WithFS(slow, migrations.Options{StatementTimeout: 300 * time.Millisecond}))
 			Expect(err).NotTo(HaveOccurred())
 			start := time.Now()
 			_, err = sm.Up(ctx)
@@ -258,9 +258,8 @@ var _ = Describe("Migrator", func() {
 
 		It("leaves the pool's sessions without the timeouts afterwards", func(ctx SpecContext) {
 			Expect(m.Up(ctx)).To(Equal(all))
-			var lt, stt string
-			Expect(db.NewRaw("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')").
-				Scan(ctx, &lt, &stt)).To(Succeed())
+			lt, stt, err := m.Timeouts(ctx)
+			Expect(err).NotTo(HaveOccurred())
 			Expect([]string{lt, stt}).To(Equal([]string{"0", "0"}), "SET LOCAL ended with each migration's transaction")
 		})
 	})

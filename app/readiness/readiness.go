@@ -39,7 +39,7 @@ type Checker struct {
 // check never waits behind requests for a connection. One connection is
 // enough.
 func New(db *store.DB) (*Checker, error) {
-	m, err := migrations.New(db.DB)
+	m, err := db.Migrator()
 	if err != nil {
 		return nil, err
 	}

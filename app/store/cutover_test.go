@@ -13,7 +13,6 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/twitter-api/twitter-api/app/internal/testdb"
-	"github.com/twitter-api/twitter-api/app/migrations"
 	"github.com/twitter-api/twitter-api/app/store"
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
@@ -141,7 +140,7 @@ var _ = Describe("A logical-replication cutover to a fresh server", func() {
 		moved, err := store.Open(dsn, store.Options{MaxOpenConns: 4, MaxIdleConns: 4})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(moved.Close)
-		m, err := migrations.New(moved.DB)
+		m, err := moved.Migrator()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(m.Up(ctx)).To(BeEmpty(), "bun_migrations is replicated like any table")
 

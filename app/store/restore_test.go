@@ -11,7 +11,6 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/twitter-api/twitter-api/app/internal/testdb"
-	"github.com/twitter-api/twitter-api/app/migrations"
 	"github.com/twitter-api/twitter-api/app/store"
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
@@ -66,7 +65,7 @@ var _ = Describe("A database restored from pg_dump into a fresh server", func() 
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(restored.Close)
 		// As a deploy would: nothing to apply, the dump holds the record.
-		m, err := migrations.New(restored.DB)
+		m, err := restored.Migrator()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(m.Up(ctx)).To(BeEmpty())
 		// What hid tweets under the xid order: restored transaction ids

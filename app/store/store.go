@@ -98,6 +98,7 @@ import (
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/twitter-api/twitter-api/app/migrations"
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
 
@@ -175,6 +176,11 @@ func Open(dsn string, opt Options) (*DB, error) {
 	db := &DB{DB: bun.NewDB(sqldb, pgdialect.New())}
 	db.creates = &creates{db: db}
 	return db, nil
+}
+
+// Migrator returns the schema's migrator over this pool; opts is optional.
+func (db *DB) Migrator(opts ...migrations.Options) (*migrations.Migrator, error) {
+	return migrations.New(db.DB, opts...)
 }
 
 // Services returns every domain service over db.

@@ -240,7 +240,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer db.Close()
-	m, err := migrations.New(db.DB, migrations.Options{
+	m, err := db.Migrator(migrations.Options{
 		LockTimeout:      cfg.MigrationLockTimeout,
 		StatementTimeout: cfg.MigrationStatementTimeout,
 	})

@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/twitter-api/twitter-api/app/migrations"
 	"github.com/twitter-api/twitter-api/app/store"
 )
 
@@ -71,7 +70,7 @@ func CreateTemplate(ctx context.Context, adminURL, name string) error {
 	}
 	// Closed before cloning: PostgreSQL refuses to copy a database in use.
 	defer db.Close()
-	m, err := migrations.New(db.DB)
+	m, err := db.Migrator()
 	if err != nil {
 		return err
 	}
