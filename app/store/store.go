@@ -94,6 +94,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"go.opentelemetry.io/otel/trace"
@@ -181,6 +183,12 @@ func Open(dsn string, opt Options) (*DB, error) {
 // Migrator returns the schema's migrator over this pool; opts is optional.
 func (db *DB) Migrator(opts ...migrations.Options) (*migrations.Migrator, error) {
 	return migrations.New(db.DB, opts...)
+}
+
+// StatsCollector is a Prometheus collector of the pool's database/sql
+// statistics (go_sql_*), labelled db_name=name.
+func (db *DB) StatsCollector(name string) prometheus.Collector {
+	return collectors.NewDBStatsCollector(db.DB.DB, name)
 }
 
 // Services returns every domain service over db.

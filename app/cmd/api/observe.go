@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +21,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 
 	"github.com/twitter-api/twitter-api/app/config"
+	"github.com/twitter-api/twitter-api/app/store"
 )
 
 // traceFlushTimeout bounds the export of the last spans at exit, after the
@@ -90,11 +90,11 @@ func flushTraces(tp *sdktrace.TracerProvider, log *slog.Logger) {
 
 // newRegistry holds every series /metrics serves: the Go runtime, the
 // process, and each pool's database/sql statistics, named by db_name.
-func newRegistry(pools map[string]*sql.DB) *prometheus.Registry {
+func newRegistry(pools map[string]*store.DB) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for name, db := range pools {
-		reg.MustRegister(collectors.NewDBStatsCollector(db, name))
+		reg.MustRegister(db.StatsCollector(name))
 	}
 	return reg
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -130,7 +129,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
-	metrics := newRegistry(map[string]*sql.DB{"api": db.DB.DB, "readiness": probeDB.DB.DB})
+	metrics := newRegistry(map[string]*store.DB{"api": db, "readiness": probeDB})
 	adm, err := startAdmin(cfg.AdminAddr, metrics, log)
 	if err != nil {
 		return err
