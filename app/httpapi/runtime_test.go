@@ -215,9 +215,23 @@ var _ = Describe("readiness with a saturated pool", func() {
 			Expect(req(http.MethodGet, "/readyz").on(a).status).To(Equal(http.StatusOK))
 		}
 
-		By("the request pool's only connection taken, as by a slow request")
-		held, err := traffic.Conn(ctx)
+		By("the request pool's only connection taken, as by a slow request: a list waiting for a lock")
+		lock, err := tdb.Begin(ctx)
 		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func(ctx context.Context) { _ = lock.Rollback(ctx) })
+		_, err = lock.Exec(ctx, "LOCK TABLE tweets IN ACCESS EXCLUSIVE MODE")
+		Expect(err).NotTo(HaveOccurred())
+		slow := make(chan error, 1)
+		go func() {
+			_, err := traffic.Services().Tweets.List(ctx, twitter.Page{Limit: 1})
+			slow <- err
+		}()
+		Eventually(func() (int, error) {
+			var n int
+			err := tdb.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'twitter-api'`).Scan(&n)
+			return n, err
+		}).WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(Equal(1), "the pool's one connection waits")
 		queued := make(chan result, 1)
 		go func() {
 			defer GinkgoRecover()
@@ -232,7 +246,8 @@ var _ = Describe("readiness with a saturated pool", func() {
 		Eventually(queued).WithTimeout(budget + 5*time.Second).Should(Receive(&q))
 		expectUnavailable(q)
 
-		Expect(held.Close()).To(Succeed())
+		Expect(lock.Rollback(ctx)).To(Succeed())
+		Eventually(slow).WithTimeout(10 * time.Second).Should(Receive(BeNil()))
 		Expect(req(http.MethodGet, "/tweets").on(own).status).To(Equal(http.StatusOK))
 		Expect(req(http.MethodGet, "/readyz").on(shared).status).To(Equal(http.StatusOK))
 	})

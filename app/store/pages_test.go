@@ -242,7 +242,7 @@ var _ = Describe("Pages under concurrent writes", func() {
 				}
 			}()
 			for range writers + 2 {
-				c, err := db.Conn(ctx)
+				c, err := db.Bun().Conn(ctx)
 				if err != nil {
 					return err
 				}
@@ -275,7 +275,7 @@ var _ = Describe("Pages under concurrent writes", func() {
 					} else {
 						// A transaction that stays open for up to 10 ms after
 						// drawing its id, while others commit higher ids.
-						err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+						err = db.Bun().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 							var uid *int64
 							if author2 != nil {
 								uid = &author2.ID

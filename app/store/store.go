@@ -121,9 +121,10 @@ type Options struct {
 	TracerProvider trace.TracerProvider
 }
 
-// DB is a pooled connection to PostgreSQL.
+// DB is the pool of connections to PostgreSQL under every store. Bun stays
+// inside the package: what another package needs of the pool is a method.
 type DB struct {
-	*bun.DB
+	bun     *bun.DB
 	creates *creates
 	keyMu   sync.Mutex
 	key     atomic.Pointer[[]byte] // the cursor key, once loaded
@@ -175,20 +176,20 @@ func Open(dsn string, opt Options) (*DB, error) {
 	sqldb.SetMaxOpenConns(opt.MaxOpenConns)
 	sqldb.SetMaxIdleConns(min(opt.MaxIdleConns, opt.MaxOpenConns))
 	sqldb.SetConnMaxIdleTime(opt.ConnMaxIdleTime)
-	db := &DB{DB: bun.NewDB(sqldb, pgdialect.New())}
+	db := &DB{bun: bun.NewDB(sqldb, pgdialect.New())}
 	db.creates = &creates{db: db}
 	return db, nil
 }
 
 // Migrator returns the schema's migrator over this pool; opts is optional.
 func (db *DB) Migrator(opts ...migrations.Options) (*migrations.Migrator, error) {
-	return migrations.New(db.DB, opts...)
+	return migrations.New(db.bun, opts...)
 }
 
 // StatsCollector is a Prometheus collector of the pool's database/sql
 // statistics (go_sql_*), labelled db_name=name.
 func (db *DB) StatsCollector(name string) prometheus.Collector {
-	return collectors.NewDBStatsCollector(db.DB.DB, name)
+	return collectors.NewDBStatsCollector(db.bun.DB, name)
 }
 
 // Services returns every domain service over db.
@@ -198,8 +199,11 @@ func (db *DB) Services() twitter.Services {
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
-	return mapErr("ping", db.PingContext(ctx), nil)
+	return mapErr("ping", db.bun.PingContext(ctx), nil)
 }
+
+// Close closes the pool; statements running go on until they finish.
+func (db *DB) Close() error { return db.bun.Close() }
 
 // prepared returns args led by the mode that makes pgx prepare query once
 // per connection and reuse it; query must be a constant text.
@@ -208,9 +212,9 @@ func prepared(args ...any) []any {
 }
 
 func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return db.DB.DB.QueryRowContext(ctx, query, prepared(args...)...)
+	return db.bun.DB.QueryRowContext(ctx, query, prepared(args...)...)
 }
 
 func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return db.DB.DB.ExecContext(ctx, query, prepared(args...)...)
+	return db.bun.DB.ExecContext(ctx, query, prepared(args...)...)
 }

@@ -117,7 +117,7 @@ func (s *Tweets) ListByUser(ctx context.Context, userID int64, page twitter.Page
 	}
 	// Only an empty page asks whether the user exists: a page with tweets
 	// already proves it, and costs one statement instead of two.
-	exists, err := s.db.NewSelect().Model((*userRow)(nil)).Where("id = ?", userID).Exists(ctx)
+	exists, err := s.db.bun.NewSelect().Model((*userRow)(nil)).Where("id = ?", userID).Exists(ctx)
 	if err != nil {
 		return twitter.TweetPage{}, mapErr("select user", err, nil)
 	}
@@ -221,7 +221,7 @@ func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) (tw
 // read on the pool's pgx connection directly, which decodes each column
 // into its typed destination.
 func (db *DB) listPage(ctx context.Context, query string, led bool, dst []twitter.Tweet, args ...any) (_ []twitter.Tweet, positions []int64, err error) {
-	conn, err := db.DB.DB.Conn(ctx)
+	conn, err := db.bun.DB.Conn(ctx)
 	if err != nil {
 		return dst, nil, err
 	}

@@ -33,7 +33,7 @@ SELECT id, created_at FROM u`
 // is a *twitter.ConflictError.
 func (s *Users) Create(ctx context.Context, u twitter.NewUser, keyHash []byte) (twitter.User, error) {
 	row := userRow{Username: u.Username, Email: u.Email}
-	err := s.db.NewRaw(createUserSQL, u.Username, u.Email, keyHash, keyHash).Scan(ctx, &row.ID, &row.CreatedAt)
+	err := s.db.bun.NewRaw(createUserSQL, u.Username, u.Email, keyHash, keyHash).Scan(ctx, &row.ID, &row.CreatedAt)
 	if err != nil {
 		return twitter.User{}, mapErr("insert user", err, constraints{
 			"users_username_key":     &twitter.ConflictError{Field: "username"},
@@ -48,7 +48,7 @@ func (s *Users) Create(ctx context.Context, u twitter.NewUser, keyHash []byte) (
 // Get returns the user with id.
 func (s *Users) Get(ctx context.Context, id int64) (twitter.User, error) {
 	var row userRow
-	if err := s.db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
+	if err := s.db.bun.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
 		return twitter.User{}, mapErr("select user", err, nil)
 	}
 	return row.domain(), nil
@@ -101,7 +101,7 @@ WHERE user_id = ? AND hash = ? AND (expires_at IS NULL OR expires_at > now())`
 // copy in users.api_key_hash is cleared, so it accepts no key that ends here.
 func (s *Users) RotateKey(ctx context.Context, id int64, key string, newHash []byte, overlap time.Duration) (twitter.KeyRotation, error) {
 	var rot twitter.KeyRotation
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if err := s.lockValidKey(ctx, tx, id, key, nil); err != nil {
 			return err
 		}
@@ -134,7 +134,7 @@ RETURNING created_at, created_at + ? * interval '1 microsecond'`, id, newHash, m
 
 // RevokeKey deletes key, a previous key of user id.
 func (s *Users) RevokeKey(ctx context.Context, id int64, key string) error {
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var current bool
 		if err := s.lockValidKey(ctx, tx, id, key, &current); err != nil {
 			return err
@@ -179,7 +179,7 @@ func (s *Users) lockValidKey(ctx context.Context, tx bun.Tx, id int64, key strin
 
 // Delete removes user id; the foreign keys delete its keys and tweets.
 func (s *Users) Delete(ctx context.Context, id int64) error {
-	res, err := s.db.NewDelete().Model((*userRow)(nil)).Where("id = ?", id).Exec(ctx)
+	res, err := s.db.bun.NewDelete().Model((*userRow)(nil)).Where("id = ?", id).Exec(ctx)
 	if err != nil {
 		return mapErr("delete user", err, nil)
 	}
