@@ -2,12 +2,19 @@
 // driver. It is the only package that knows SQL; it speaks domain types and
 // turns database errors into the domain's errors.
 //
+// Bun builds the statements on users and their keys from the models in
+// models.go, and runs createUserSQL, written out because it inserts both
+// rows in one statement; they run now and then. The statements on tweets
+// and authentication, which most requests run, are constant texts with $n
+// parameters instead, prepared once per connection for the reasons below;
+// a list page is read on the pgx connection itself (listPage).
+//
 // # Query mode
 //
 // Bun interpolates every value into the SQL text, so almost every statement
-// it writes is a text the server has never seen: a new tweet id is a new
-// text. pgx's default mode (cache_statement) prepares each distinct text,
-// which costs an extra round trip per new text, fills a 512-entry cache per
+// it writes is a text the server has never seen: a new id is a new text.
+// pgx's default mode (cache_statement) prepares each distinct text, which
+// costs an extra round trip per new text, fills a 512-entry cache per
 // connection and then deallocates one statement for each new one.
 //
 // So the pool's default is the exec mode: one round trip a statement
@@ -20,11 +27,9 @@
 // Even in one round trip, a statement PostgreSQL has not prepared is parsed
 // and planned on every call, and for a lookup by key planning costs more
 // than executing (EXPLAIN ANALYZE: about 0.1 ms against 0.05 ms). The hot
-// statements (a tweet by id, authentication, insert, the conditional
-// update and delete, the two lists) are therefore constant texts with $n
-// parameters, run through prepared: pgx prepares each once per connection
-// and afterwards sends only Bind and Execute, and PostgreSQL reuses the
-// plan. The few texts fit a small cache. Everything else stays with Bun.
+// statements are therefore constant texts run through prepared: pgx
+// prepares each once per connection and afterwards sends only Bind and
+// Execute, and PostgreSQL reuses the plan. The few texts fit a small cache.
 //
 // # Pool
 //

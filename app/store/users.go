@@ -85,16 +85,6 @@ func (s *Users) ByAPIKey(ctx context.Context, key string) (twitter.User, error) 
 	return row.domain(), nil
 }
 
-// Key changes run in a transaction that first locks the user's row, so two
-// at once cannot both see a key the other is ending: every user keeps
-// exactly one current key. FOR NO KEY UPDATE does not block the foreign-key
-// checks of tweets being inserted for the user.
-const lockUserSQL = `SELECT id FROM users WHERE id = ? FOR NO KEY UPDATE`
-
-// validKeySQL is whether a key of the user is valid, and current.
-const validKeySQL = `SELECT expires_at IS NULL FROM api_keys
-WHERE user_id = ? AND hash = ? AND (expires_at IS NULL OR expires_at > now())`
-
 // RotateKey makes newHash the current key of user id. The other keys expire
 // after overlap (keeping an earlier expiry), or are deleted at once when
 // overlap is 0; keys already expired are deleted. The previous version's
@@ -105,22 +95,26 @@ func (s *Users) RotateKey(ctx context.Context, id int64, key string, newHash []b
 		if err := s.lockValidKey(ctx, tx, id, key, nil); err != nil {
 			return err
 		}
-		if _, err := tx.NewRaw(`DELETE FROM api_keys WHERE user_id = ? AND (expires_at <= now() OR ?)`,
-			id, overlap <= 0).Exec(ctx); err != nil {
+		gone := tx.NewDelete().Model((*apiKeyRow)(nil)).Where("user_id = ?", id)
+		if overlap > 0 {
+			gone = gone.Where("expires_at <= now()")
+		}
+		if _, err := gone.Exec(ctx); err != nil {
 			return mapErr("delete keys", err, nil)
 		}
-		if _, err := tx.NewRaw(`UPDATE api_keys SET expires_at = least(expires_at, now() + ? * interval '1 microsecond')
-WHERE user_id = ?`, overlap.Microseconds(), id).Exec(ctx); err != nil {
+		if _, err := tx.NewUpdate().Model((*apiKeyRow)(nil)).
+			Set("expires_at = least(expires_at, now() + ? * interval '1 microsecond')", overlap.Microseconds()).
+			Where("user_id = ?", id).Exec(ctx); err != nil {
 			return mapErr("expire keys", err, nil)
 		}
-		err := tx.NewRaw(`INSERT INTO api_keys (user_id, hash) VALUES (?, ?)
-RETURNING created_at, created_at + ? * interval '1 microsecond'`, id, newHash, max(overlap, 0).Microseconds()).
+		err := tx.NewInsert().Model(&apiKeyRow{UserID: id, Hash: newHash}).
+			Returning("created_at, created_at + ? * interval '1 microsecond'", max(overlap, 0).Microseconds()).
 			Scan(ctx, &rot.CreatedAt, &rot.PreviousExpireAt)
 		if err != nil {
 			return mapErr("insert key", err, constraints{"api_keys_hash_key": &twitter.ConflictError{Field: "api_key"}})
 		}
-		if _, err := tx.NewRaw(`UPDATE users SET api_key_hash = NULL WHERE id = ? AND api_key_hash IS NOT NULL`, id).
-			Exec(ctx); err != nil {
+		if _, err := tx.NewUpdate().Model((*userRow)(nil)).Set("api_key_hash = NULL").
+			Where("id = ?", id).Where("api_key_hash IS NOT NULL").Exec(ctx); err != nil {
 			return mapErr("clear previous key", err, nil)
 		}
 		return nil
@@ -142,7 +136,8 @@ func (s *Users) RevokeKey(ctx context.Context, id int64, key string) error {
 		if current {
 			return twitter.ErrCurrentKey
 		}
-		_, err := tx.NewRaw(`DELETE FROM api_keys WHERE user_id = ? AND hash = ?`, id, twitter.HashAPIKey(key)).Exec(ctx)
+		_, err := tx.NewDelete().Model((*apiKeyRow)(nil)).
+			Where("user_id = ?", id).Where("hash = ?", twitter.HashAPIKey(key)).Exec(ctx)
 		return mapErr("delete key", err, nil)
 	})
 	if err != nil {
@@ -156,16 +151,25 @@ func (s *Users) RevokeKey(ctx context.Context, id int64, key string) error {
 // current one. The key was valid when the request was authenticated; a
 // change committed since (a rotation that revoked it, the account deleted)
 // makes it twitter.ErrUnknownAPIKey.
+//
+// Every key change runs in a transaction that starts here, so two at once
+// cannot both see a key the other is ending: every user keeps exactly one
+// current key. FOR NO KEY UPDATE does not block the foreign-key checks of
+// tweets being inserted for the user.
 func (s *Users) lockValidKey(ctx context.Context, tx bun.Tx, id int64, key string, current *bool) error {
 	var locked int64
-	if err := tx.NewRaw(lockUserSQL, id).Scan(ctx, &locked); err != nil {
+	err := tx.NewSelect().Model((*userRow)(nil)).Column("id").Where("id = ?", id).For("NO KEY UPDATE").Scan(ctx, &locked)
+	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return twitter.ErrUnknownAPIKey
 		}
 		return mapErr("lock user", err, nil)
 	}
 	var isCurrent bool
-	if err := tx.NewRaw(validKeySQL, id, twitter.HashAPIKey(key)).Scan(ctx, &isCurrent); err != nil {
+	err = tx.NewSelect().Model((*apiKeyRow)(nil)).ColumnExpr("expires_at IS NULL").
+		Where("user_id = ?", id).Where("hash = ?", twitter.HashAPIKey(key)).
+		Where("expires_at IS NULL OR expires_at > now()").Scan(ctx, &isCurrent)
+	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return twitter.ErrUnknownAPIKey
 		}
