@@ -30,10 +30,20 @@ func compare(api, floor string, d time.Duration, conc, rounds int, only string, 
 	if err != nil {
 		return fmt.Errorf("set up: %w", err)
 	}
+	cursors, err := listCursors(setupClient, api)
+	if err != nil {
+		return fmt.Errorf("set up: %w", err)
+	}
 	randomID := func() int64 { return ids[rand.IntN(len(ids))] }
 	// A page of 100 that starts at a random seeded tweet and stays inside
-	// them, so every row has its author.
+	// them, so every row has its author: after an id on the floor, after a
+	// cursor on the API, which is how its clients page (after_id is
+	// deprecated, and looks the id's position up first).
 	randomPage := func() int64 { return ids[rand.IntN(len(ids)-100)] - 1 }
+	listPage := map[string]func() string{
+		api:   func() string { return "cursor=" + cursors[rand.IntN(len(cursors))] },
+		floor: func() string { return fmt.Sprintf("after_id=%d", randomPage()) },
+	}
 	scenarios := func(base string) []scenario {
 		return filter(only, []scenario{
 			{"GET /tweets/{random id}", func(c *http.Client) (int, int64, error) {
@@ -43,7 +53,7 @@ func compare(api, floor string, d time.Duration, conc, rounds int, only string, 
 				return expect(http.StatusCreated)(call(c, http.MethodPost, base+"/tweets", `{"text":"bench tweet"}`, key))
 			}},
 			{"GET /tweets?limit=100", func(c *http.Client) (int, int64, error) {
-				return expect(http.StatusOK)(call(c, http.MethodGet, fmt.Sprintf("%s/tweets?limit=100&after_id=%d", base, randomPage()), "", ""))
+				return expect(http.StatusOK)(call(c, http.MethodGet, fmt.Sprintf("%s/tweets?limit=100&%s", base, listPage[base]()), "", ""))
 			}},
 			{"PATCH /tweets/{id} with key", func(c *http.Client) (int, int64, error) {
 				body := fmt.Sprintf(`{"text":"patched %d"}`, rand.IntN(1e6))
@@ -121,6 +131,34 @@ func compare(api, floor string, d time.Duration, conc, rounds int, only string, 
 		return fmt.Errorf("%d requests failed", failed)
 	}
 	return nil
+}
+
+// listCursors follows base's list from its start, ten tweets a page, and
+// returns the Next-Cursor of every page but the last ten, so that a page of
+// 100 after any of them is full.
+func listCursors(c *http.Client, base string) ([]string, error) {
+	var cursors []string
+	next := base + "/tweets?limit=10"
+	for next != "" {
+		resp, err := c.Get(next)
+		if err != nil {
+			return nil, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("list: status %d", resp.StatusCode)
+		}
+		cursors = append(cursors, resp.Header.Get("Next-Cursor"))
+		next = ""
+		if resp.Header.Get("Link") != "" {
+			next = base + "/tweets?limit=10&cursor=" + resp.Header.Get("Next-Cursor")
+		}
+	}
+	if len(cursors) <= 10 {
+		return nil, fmt.Errorf("list: %d pages, too few", len(cursors))
+	}
+	return cursors[:len(cursors)-10], nil
 }
 
 // filter keeps the scenarios whose name contains only (all when it is empty).
