@@ -140,7 +140,9 @@ printf '\nvar floorEdit%s = %d\n' "${EPOCHREALTIME/[.,]/}" "$7" >> "$3"
 t0=$(ms)
 sh "$2" "$5" "$4"
 t1=$(ms)
-PORT=$6 "$5" serve >/dev/null 2>&1 &
+# A port of its own for the admin listener: the reloaded API holds the
+# configured one.
+PORT=$6 ADMIN_ADDR=127.0.0.1:0 "$5" serve >/dev/null 2>&1 &
 until { exec 3<>"/dev/tcp/127.0.0.1/$6"; } 2>/dev/null; do
 	(($(ms) < t1 + 30000)) || { echo "$5 not serving within 30 s" >&2; exit 1; }
 	read -r -t 0.005 -u 4 || true
