@@ -9,10 +9,12 @@ swag="go tool swag"
 out="${OUT:-docs}"
 
 # Every operation can answer these, whatever its handler does: the server and
-# the middleware give them before or around any handler. They are written
-# here once; a handler annotates only its own statuses, and one that
-# annotates one of these keeps its own text. swag reads a copy of the
-# package with the missing lines added before each @Router.
+# the middleware give them before or around any handler. One with
+# `@Security APIKey` alone (a key is required) can also answer 401, which
+# requireUser gives. They are written here once: a handler annotates only
+# its own statuses, and one that annotates one of these keeps its own text.
+# swag reads a copy of the package where each annotation block with a
+# @Router (all the block's routes share it) ends with the missing lines.
 src=$(mktemp -d)
 trap 'rm -rf "$src"' EXIT
 for f in app/httpapi/*.go; do
@@ -20,18 +22,24 @@ for f in app/httpapi/*.go; do
 	perl -ne '
 		BEGIN {
 			%common = (
+				400 => "Malformed request",
 				408 => "Body not received in time (HTTP_READ_TIMEOUT)",
 				413 => "Body over its limit (on any method)",
 				431 => "Request line and headers too large",
 				503 => "Database unavailable, overloaded, timed out or shutting down",
 			);
 		}
-		$seen{$1} = 1 if m{^//\s*\@(?:Success|Failure)\s+(\d+)};
-		if (m{^//\s*\@Router}) {
-			print "//\t\@Failure\t$_\t{object}\tproblem\t\"$common{$_}\"\n" for grep { !$seen{$_} } sort keys %common;
-			%seen = ();
+		if (m{^//}) { push @block, $_; next }
+		if (grep { m{^//\s*\@Router\b} } @block) {
+			my %add = %common;
+			my @security = map { m{^//\s*\@Security\s+(\S+)} ? $1 : () } @block;
+			$add{401} = "Missing, unknown or expired API key" if "@security" eq "APIKey";
+			my %seen = map { m{^//\s*\@(?:Success|Failure)\s+(\d+)} ? ($1 => 1) : () } @block;
+			push @block, "//\t\@Failure\t$_\t{object}\tproblem\t\"$add{$_}\"\n" for grep { !$seen{$_} } sort keys %add;
 		}
-		print;
+		print @block, $_;
+		@block = ();
+		END { print @block }
 	' "$f" >"$src/${f##*/}"
 done
 $swag init --quiet --dir "$src" --generalInfo api.go --parseInternal \

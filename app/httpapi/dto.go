@@ -35,18 +35,21 @@ type authorResponse = struct {
 	Username string `json:"username" example:"ada_lovelace" minLength:"1" validate:"required"`
 }
 
-// newTweetResponse is the documented shape of a tweet, the one encoded.
-func newTweetResponse(t twitter.Tweet) tweetResponse {
+// newTweetResponse is the documented shape of a tweet, the one encoded,
+// for one tweet and for lists alike. Its author, if any, is written to
+// author, so that a list can allocate all its authors at once.
+func newTweetResponse(t twitter.Tweet, author *authorResponse) tweetResponse {
 	r := tweetResponse{ID: t.ID, Text: t.Text, CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()}
 	if t.Author != nil {
-		r.User = &authorResponse{ID: t.Author.ID, Username: t.Author.Username}
+		*author = authorResponse{ID: t.Author.ID, Username: t.Author.Username}
+		r.User = author
 	}
 	return r
 }
 
 // sendTweet writes one tweet with status.
 func sendTweet(c *fiber.Ctx, status int, t twitter.Tweet) error {
-	return c.Status(status).JSON(newTweetResponse(t))
+	return c.Status(status).JSON(newTweetResponse(t, new(authorResponse)))
 }
 
 // sendTweets writes a JSON array of tweets: [] when there are none.
@@ -54,11 +57,7 @@ func sendTweets(c *fiber.Ctx, ts []twitter.Tweet) error {
 	out := make([]tweetResponse, len(ts))
 	authors := make([]authorResponse, len(ts)) // one allocation, not one a tweet
 	for i, t := range ts {
-		out[i] = tweetResponse{ID: t.ID, Text: t.Text, CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()}
-		if t.Author != nil {
-			authors[i] = authorResponse{ID: t.Author.ID, Username: t.Author.Username}
-			out[i].User = &authors[i]
-		}
+		out[i] = newTweetResponse(t, &authors[i])
 	}
 	return c.JSON(out)
 }
