@@ -172,9 +172,10 @@ lint: ## gofmt, go vet and go mod tidy checks
 # Each checks that two things written apart still agree, so whatever a change
 # forgets to update fails here, in seconds, before make test.
 .PHONY: check
-check: ## Every drift check: lint, docs-check and Postman coverage of every operation
+check: ## Every drift check: lint, docs-check, the floor's copies of the store's SQL, Postman coverage
 	@$(MAKE) lint
 	@$(MAKE) docs-check
+	$(TOOL) go test -count=1 -run '^TestFloorCopies$$' ./app/store
 	@docker build -q -t twitter-api-newman devtools/newman >/dev/null
 	docker run --rm -v "$$PWD:/src:ro" -w /src twitter-api-newman node devtools/postman-coverage.mjs
 
