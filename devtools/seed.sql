@@ -46,6 +46,10 @@ WHERE (s.username IS NULL OR u.id IS NOT NULL)
     WHERE t.text = s.text AND t.user_id IS NOT DISTINCT FROM u.id
 );
 
+-- Listed at once: inserted by hand, they have no list position until the
+-- API's sweep numbers them, within a second (docs/lists.md).
+SELECT tweets_assign_positions(1000) \g /dev/null
+
 \echo 'Seeded users (dev-only API keys):'
 SELECT id, username, api_key FROM seeded ORDER BY id;
 SELECT count(*) AS tweets FROM tweets;
