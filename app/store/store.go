@@ -223,3 +223,18 @@ func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	return db.bun.DB.ExecContext(ctx, query, prepared(args...)...)
 }
+
+// scanRow runs query, a constant text, on the pool's pgx connection and
+// scans its one row into dest; no row is sql.ErrNoRows, as from queryRow.
+// pgx decodes each column straight into its typed destination, where
+// database/sql's Scan goes through driver.Value (see listPage).
+func (db *DB) scanRow(ctx context.Context, query string, args []any, dest ...any) error {
+	conn, err := db.bun.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(driverConn any) error {
+		return driverConn.(*stdlib.Conn).Conn().QueryRow(ctx, query, prepared(args...)...).Scan(dest...)
+	})
+}

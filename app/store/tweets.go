@@ -79,15 +79,6 @@ func (r *tweetRow) tweet() twitter.Tweet {
 	return t
 }
 
-// scanTweet reads a row of tweetColumns.
-func scanTweet(row interface{ Scan(dest ...any) error }) (twitter.Tweet, error) {
-	var r tweetRow
-	if err := row.Scan(r.dest()...); err != nil {
-		return twitter.Tweet{}, err
-	}
-	return r.tweet(), nil
-}
-
 // Create stores a tweet by author (nil for anonymous) and returns it, with
 // its position: the author's next list shows it (see creates.go).
 func (s *Tweets) Create(ctx context.Context, text string, author *twitter.User) (twitter.Tweet, error) {
@@ -96,11 +87,11 @@ func (s *Tweets) Create(ctx context.Context, text string, author *twitter.User) 
 
 // Get returns the tweet with id.
 func (s *Tweets) Get(ctx context.Context, id int64) (twitter.Tweet, error) {
-	t, err := scanTweet(s.db.queryRow(ctx, getTweetSQL, id))
-	if err != nil {
+	var r tweetRow
+	if err := s.db.scanRow(ctx, getTweetSQL, []any{id}, r.dest()...); err != nil {
 		return twitter.Tweet{}, mapErr("select tweet", err, nil)
 	}
-	return t, nil
+	return r.tweet(), nil
 }
 
 // List returns a page of all tweets in list order (see list).
@@ -267,9 +258,10 @@ func (s *Tweets) Update(ctx context.Context, id int64, text string, actor *twitt
 	for range maxAttempts {
 		// One statement: ownership is part of the WHERE clause, so no lock
 		// or transaction is needed for it to hold at the moment of writing.
-		t, err := scanTweet(s.db.queryRow(ctx, updateTweetSQL, text, id, actorID(actor)))
+		var r tweetRow
+		err := s.db.scanRow(ctx, updateTweetSQL, []any{text, id, actorID(actor)}, r.dest()...)
 		if err == nil {
-			return t, nil
+			return r.tweet(), nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return twitter.Tweet{}, mapErr("update tweet", err, nil)

@@ -69,7 +69,7 @@ func (s *Users) ByAPIKey(ctx context.Context, key string) (twitter.User, error) 
 	hash := twitter.HashAPIKey(key)
 	var row userRow
 	var stored []byte
-	err := s.db.queryRow(ctx, authenticateSQL, hash).Scan(&row.ID, &row.Username, &row.Email, &stored, &row.CreatedAt)
+	err := s.db.scanRow(ctx, authenticateSQL, []any{hash}, &row.ID, &row.Username, &row.Email, &stored, &row.CreatedAt)
 	if err != nil {
 		err = mapErr("authenticate", err, nil)
 		if isNotFound(err) {
