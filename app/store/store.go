@@ -7,7 +7,7 @@
 // rows in one statement; they run now and then. The statements on tweets
 // and authentication, which most requests run, are constant texts with $n
 // parameters instead, prepared once per connection for the reasons below;
-// a list page is read on the pgx connection itself (listPage).
+// their rows are read on the pgx connection itself (scanRow, listPage).
 //
 // # Query mode
 //
