@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/go-json-experiment/json"
@@ -53,17 +55,30 @@ func sendTweet(c *fiber.Ctx, status int, t twitter.Tweet) error {
 	return c.Status(status).JSON(newTweetResponse(t, new(authorResponse)))
 }
 
+// listBuffer holds a list response's tweets and authors between requests.
+// Allocated afresh, a page of 100 made about 10 KB of them, two fifths of
+// what a list request allocated (make bench, the allocs profile), and the
+// collections that garbage drives show in the list's p99.
+type listBuffer struct {
+	tweets  []tweetResponse
+	authors []authorResponse
+}
+
+var listBuffers = sync.Pool{New: func() any { return new(listBuffer) }}
+
 // sendTweets writes a JSON array of tweets: [] when there are none.
 func sendTweets(c *fiber.Ctx, ts []twitter.Tweet) error {
-	out := make([]tweetResponse, len(ts))
-	authors := make([]authorResponse, len(ts)) // one allocation, not one a tweet
+	b := listBuffers.Get().(*listBuffer)
+	defer listBuffers.Put(b)
+	b.tweets = slices.Grow(b.tweets[:0], len(ts))[:len(ts)]
+	b.authors = slices.Grow(b.authors[:0], len(ts))[:len(ts)]
 	for i, t := range ts {
-		out[i] = newTweetResponse(t, &authors[i])
+		b.tweets[i] = newTweetResponse(t, &b.authors[i])
 	}
 	// Encoded straight into the response's pooled buffer: c.JSON would
 	// allocate a page's whole JSON (about 25 KB for 100 tweets) a request.
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return json.MarshalWrite(c.Response().BodyWriter(), out, encodeOptions)
+	return json.MarshalWrite(c.Response().BodyWriter(), b.tweets, encodeOptions)
 }
 
 // userRequest is the body of POST /users.
