@@ -14,7 +14,6 @@ import (
 
 	"github.com/twitter-api/twitter-api/app/internal/testdb"
 	"github.com/twitter-api/twitter-api/app/store"
-	"github.com/twitter-api/twitter-api/app/twitter"
 )
 
 // sourceHostVar names the test server's host and port as the second server
@@ -33,37 +32,12 @@ var _ = Describe("A logical-replication cutover to a fresh server", func() {
 		Expect(tdb.QueryRow(ctx, "SHOW wal_level").Scan(&walLevel)).To(Succeed())
 		Expect(walLevel).To(Equal("logical"), "the test server publishes with wal_level=logical; make test sets it")
 
-		tweets := store.NewTweets(tdb.DB)
-		_, hash := twitter.NewAPIKey()
-		author, err := store.NewUsers(tdb.DB).Create(ctx, twitter.NewUser{Username: "replicated", Email: "replicated@example.com"}, hash)
-		Expect(err).NotTo(HaveOccurred())
-		create := func(n int, what string) {
-			GinkgoHelper()
-			for i := range n {
-				a := &author
-				if i%3 == 0 {
-					a = nil
-				}
-				_, err := tweets.Create(ctx, fmt.Sprintf("%s %d", what, i), a)
-				Expect(err).NotTo(HaveOccurred())
-			}
-		}
-		create(40, "before the subscription")
-		// Two that commit out of id order, and one deleted.
-		low, endLow := insertHeld(ctx, &author.ID)
-		_, endHigh := insertHeld(ctx, nil)
-		endHigh(true)
-		Expect(tdb.DB.AssignPositions(ctx)).To(Equal(int64(1)))
-		endLow(true)
-		Expect(tdb.DB.AssignPositions(ctx)).To(Equal(int64(1)))
-		Expect(tweets.Delete(ctx, low-1, &author)).To(Succeed())
+		m := newMoving(ctx, "replicated")
+		m.create(ctx, 40, "before the subscription")
+		m.crossAndDelete(ctx)
 
 		// 1. The new server gets the schema, then subscribes to everything.
-		name := testdb.UniqueName("tw_cutover")
-		Expect(testdb.CreateEmpty(ctx, adminURL, name)).To(Succeed())
-		DeferCleanup(func(ctx SpecContext) { _ = testdb.Discard(ctx, adminURL, name) })
-		dsn, err := testdb.WithDatabase(adminURL, name)
-		Expect(err).NotTo(HaveOccurred())
+		dsn := newDatabase(ctx, adminURL, "tw_cutover")
 		schema := filepath.Join(GinkgoT().TempDir(), "schema")
 		run(ctx, "pg_dump", "--format=custom", "--schema-only", "--no-owner", "--file="+schema, "--dbname="+tdb.DSN)
 		run(ctx, "pg_restore", "--no-owner", "--exit-on-error", "--dbname="+dsn, schema)
@@ -95,13 +69,8 @@ var _ = Describe("A logical-replication cutover to a fresh server", func() {
 		})
 
 		// Writes go on while the tables copy and stream.
-		create(20, "during the replication")
-		source := newFollower(tweets.List, 7)
-		Expect(source.catchUp(ctx)).To(Equal(61))
-		half := newFollower(tweets.List, 30)
-		p, err := half.list(ctx, twitter.Page{Limit: 30})
-		Expect(err).NotTo(HaveOccurred())
-		half.cursor = p.Next
+		m.create(ctx, 20, "during the replication")
+		source, half := m.followers(ctx)
 
 		// 2. Writes stop; the subscriber catches up with the publisher's
 		// last write.
@@ -136,30 +105,9 @@ var _ = Describe("A logical-replication cutover to a fresh server", func() {
 			Expect(err).NotTo(HaveOccurred())
 		}
 
-		// 4. The service moves to the new server.
-		moved, err := store.Open(dsn, store.Options{MaxOpenConns: 4, MaxIdleConns: 4})
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(moved.Close)
-		m, err := moved.Migrator()
-		Expect(err).NotTo(HaveOccurred())
-		Expect(m.Up(ctx)).To(BeEmpty(), "bun_migrations is replicated like any table")
-
-		again := store.NewTweets(moved)
-		fresh := newFollower(again.List, 7)
-		Expect(fresh.catchUp(ctx)).To(Equal(61))
-		Expect(fresh.dups).To(BeEmpty())
-		Expect(fresh.seen).To(Equal(source.seen))
-
-		// A cursor issued before the cutover goes on where it was.
-		half.list = again.List
-		Expect(half.catchUp(ctx)).To(Equal(31))
-		Expect(half.seen).To(Equal(source.seen[30:]))
-
-		created, err := again.Create(ctx, "after the cutover", &author)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(fresh.catchUp(ctx)).To(Equal(62))
-		Expect(fresh.seen[61]).To(Equal(created.ID), "after every replicated tweet")
-		Expect(half.catchUp(ctx)).To(Equal(32))
+		// 4. The service moves to the new server; bun_migrations is
+		// replicated like any table.
+		checkMoved(ctx, store.NewTweets(openMoved(ctx, dsn)), source, half, &m.author)
 	})
 })
 
