@@ -226,12 +226,7 @@ var _ = Describe("readiness with a saturated pool", func() {
 			_, err := traffic.Services().Tweets.List(ctx, twitter.Page{Limit: 1})
 			slow <- err
 		}()
-		Eventually(func() (int, error) {
-			var n int
-			err := tdb.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-				WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'twitter-api'`).Scan(&n)
-			return n, err
-		}).WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(Equal(1), "the pool's one connection waits")
+		Eventually(func() (int, error) { return tdb.ServiceLockWaits(ctx) }).WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(Equal(1), "the pool's one connection waits")
 		queued := make(chan result, 1)
 		go func() {
 			defer GinkgoRecover()

@@ -259,12 +259,7 @@ var _ = Describe("serve", func() {
 				lists <- do(client, http.MethodGet, s.base+"/tweets", "")
 			}()
 		}
-		Eventually(func() (int, error) {
-			var n int
-			err := tdb.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-				WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'twitter-api'`).Scan(&n)
-			return n, err
-		}).WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(Equal(1), "the pool's one connection waits on the lock")
+		Eventually(func() (int, error) { return tdb.ServiceLockWaits(ctx) }).WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(Equal(1), "the pool's one connection waits on the lock")
 
 		for range 3 {
 			r := do(client, http.MethodGet, s.base+"/readyz", "")
