@@ -31,7 +31,7 @@ run() {
 	# `go test` would. A link keeps the 50 MB binary out of the tree.
 	ln -sf "$bindir/$name.test" "$bin"
 	t0=$(ms)
-	# No --flake-attempts: a spec that fails once fails the run (docs/testing.md).
+	# No retries: a spec that fails once fails the run (docs/testing.md).
 	ginkgo -p --randomize-all --fail-on-pending --fail-on-empty \
 		--junit-report="$name.xml" --output-dir="$parts" "$bin" >>"$parts/$name.log" 2>&1 || status=$?
 	echo "$dir $status $(($(ms) - t0))"
