@@ -120,6 +120,9 @@ func New(d Deps) *fiber.App {
 	if d.Context == nil {
 		d.Context = context.Background()
 	}
+	if d.Version == "" {
+		d.Version = "unknown" // /healthz documents a version that is never empty
+	}
 	if d.APIKeyOverlap <= 0 {
 		d.APIKeyOverlap = DefaultAPIKeyOverlap
 	}

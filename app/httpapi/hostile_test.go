@@ -33,7 +33,9 @@ func rawOnServer(a *fiber.App, raw string) result {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	Expect(err).NotTo(HaveOccurred())
-	return result{status: resp.StatusCode, header: resp.Header, body: b}
+	// The request line names the operation, however broken the rest is.
+	method, target, _ := strings.Cut(strings.SplitN(raw, " HTTP/", 2)[0], " ")
+	return documented(method, target, result{status: resp.StatusCode, header: resp.Header, body: b})
 }
 
 var _ = Describe("hostile requests", func() {

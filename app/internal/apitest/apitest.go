@@ -1,6 +1,6 @@
 // Package apitest holds what the API's test suites share: checking a
-// response against the OpenAPI document instead of restating its shape, and
-// reading JSON log lines.
+// response against the OpenAPI document instead of restating its shape (a
+// definition, or a whole response), and reading JSON log lines.
 package apitest
 
 import (
