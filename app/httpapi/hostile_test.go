@@ -148,6 +148,43 @@ var _ = Describe("hostile requests", func() {
 		})
 	})
 
+	// The requests devtools/contract sent that no other spec pins to one
+	// status; the rest of its list is spread over this suite's specs.
+	It("answers each of a careless or malicious client's requests with its status, in a small problem, storing nothing", func() {
+		u := createUser("hostile_a", "hostile_a@example.com")
+		keys := fmt.Sprintf("/users/%d/keys", u.ID)
+		deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+		huge := tweetBody(strings.Repeat("a", 2<<20))
+		withKey := func(rq request) request { return rq.with("X-API-Key", u.APIKey) }
+		t := createTweet("target", u.APIKey)
+		for _, c := range []struct {
+			name   string
+			rq     request
+			status int
+		}{
+			{"100000 nested arrays, over the body limit", req(http.MethodPost, "/tweets").withJSON(deep(100000)), http.StatusRequestEntityTooLarge},
+			{"8000 nested arrays as the body", req(http.MethodPost, "/tweets").withJSON(deep(8000)), http.StatusBadRequest},
+			{"2 MiB body on PATCH", withKey(req(http.MethodPatch, tweetPath(t.ID)).withJSON(huge)), http.StatusRequestEntityTooLarge},
+			{"an escaped NUL as a user id", req(http.MethodGet, "/users/%00"), http.StatusBadRequest},
+			{"invalid UTF-8 as a user id", req(http.MethodGet, "/users/%FF%FE/tweets"), http.StatusBadRequest},
+			{"an escaped NUL as after_id", req(http.MethodGet, "/tweets?after_id=%00"), http.StatusBadRequest},
+			{"a 20 kB query string", req(http.MethodGet, "/tweets?after_id="+strings.Repeat("9", 20000)), http.StatusRequestHeaderFieldsTooLarge},
+			{"a malformed key", req(http.MethodPost, "/tweets").withJSON(tweetBody("a")).with("X-API-Key", "not a key"), http.StatusUnauthorized},
+			{"a 1000-character key", req(http.MethodPost, "/tweets").withJSON(tweetBody("a")).with("X-API-Key", strings.Repeat("k", 1000)), http.StatusUnauthorized},
+			{"deleting an account whose id is above 2^63", withKey(req(http.MethodDelete, "/users/9223372036854775808")), http.StatusBadRequest},
+			{"a new key asked for with an array body", withKey(req(http.MethodPost, keys).withJSON(`["revoke"]`)), http.StatusBadRequest},
+			{"a new key asked for with a 2 MiB body", withKey(req(http.MethodPost, keys).withJSON(huge)), http.StatusRequestEntityTooLarge},
+		} {
+			By(c.name)
+			before := stateOf()
+			r := c.rq.onServer(app)
+			expectProblem(r, c.status)
+			Expect(len(r.body)).To(BeNumerically("<=", 2048), "a refusal stays small whatever was sent")
+			Expect(r.header.Get("X-Content-Type-Options")).To(Equal("nosniff"))
+			Expect(stateOf()).To(Equal(before))
+		}
+	})
+
 	It("says nosniff on every response, refusals included", func() {
 		u := createUser("sniffer", "sniffer@example.com")
 		for _, r := range []result{
