@@ -220,29 +220,10 @@ e2e: ## Run the Postman collection with newman against the dev stack (starts it)
 			-e BASE_URL=http://api:5000 twitter-api-newman bash devtools/e2e.sh; \
 	fi
 
-# Go (for the proxy) and newman both live in the newman image; it shares the
-# dev stack's Go caches, so the proxy compiles once.
-.PHONY: contract
-contract: ## Check every response against docs/swagger.json via a validating proxy (starts the stack)
-	$(ensure-volumes)
-	@$(DEV) ps --status running --services 2>/dev/null | grep -qx api || $(MAKE) up
-	@docker build -q -t twitter-api-newman devtools/newman >/dev/null
-	docker run --rm --network $(PROJECT)_default --user $(HOST_UID):$(HOST_GID) \
-		-v "$$PWD:/src:ro" -w /src -e HOME=/tmp \
-		-v twitter-api-gomod-$(HOST_UID):/go/pkg/mod -v twitter-api-gocache-$(HOST_UID):/cache \
-		-e GOCACHE=/cache/go-build -e GOFLAGS=-buildvcs=false \
-		twitter-api-newman bash devtools/contract.sh http://api:5000
-
 .PHONY: test-observe
-test-observe: ## Follow a request from its HTTP span to its SQL span in Jaeger; check /metrics (starts the stack)
+test-observe: ## A traced request reaches Jaeger with its HTTP and SQL spans, its log line its trace id (starts the stack)
 	@$(DEV) ps --status running --services 2>/dev/null | grep -qx jaeger || $(MAKE) up
 	@bash devtools/test-observe.sh
-
-.PHONY: pagecheck
-pagecheck: ## Check on the dev stack that following Link sees each committed tweet once (starts it)
-	@$(DEV) ps --status running --services 2>/dev/null | grep -qx api || $(MAKE) up
-	@POSTGRES_USER=$(POSTGRES_USER) POSTGRES_PASSWORD=$(or $(POSTGRES_PASSWORD),twitter) \
-		POSTGRES_DB=$(POSTGRES_DB) bash devtools/pagecheck.sh
 
 ##@ Deploying
 

@@ -213,6 +213,7 @@ var _ = Describe("the admin listener", func() {
 		}
 		Expect(pools).To(Equal(map[string]bool{"api": true, "readiness": true}))
 		Expect(families).To(HaveKey("go_sql_in_use_connections"))
+		Expect(families).To(HaveKey("go_sql_wait_count_total"))
 		Expect(families).To(HaveKey("go_goroutines"))
 
 		By("serving pprof's index and a heap profile")
