@@ -55,12 +55,3 @@ if grep -n 'Anonymous' "$out/swagger.json" "$out/docs.go" "$out/swagger.yaml"; t
 	echo "swag.sh: an Anonymous security requirement was left unconverted" >&2
 	exit 1
 fi
-
-# The Postman collection checks every response against the schemas of this
-# same document: write them into its test script.
-mkdir -p "$out/postman"
-# devtools is a module of its own: build there, run here.
-go -C devtools build -o /tmp/postman-contract ./postman-contract
-/tmp/postman-contract -swagger "$out/swagger.json" \
-	-collection docs/postman/twitter-api.postman_collection.json \
-	-out "$out/postman/twitter-api.postman_collection.json"
