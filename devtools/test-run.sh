@@ -5,14 +5,16 @@
 # every suite's report.
 #
 # Prints the breakdown's lines: "compile status ms", then "dir status ms" a
-# suite.
+# suite. When something failed, reports/failures.txt says what: the first
+# compiler error, or each failed spec with its file:line and suite (from
+# Ginkgo's JSON reports); make test prints it last.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 ms() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }
 
 parts=reports/suites
-rm -rf "$parts" && mkdir -p "$parts"
+rm -rf "$parts" reports/failures.txt && mkdir -p "$parts"
 # Binaries outlive the run, so `go test -c` skips the link when nothing they
 # are built from changed. One directory per compose project: CI and your
 # own runs may share the cache volume at the same time.
@@ -33,8 +35,9 @@ run() {
 	t0=$(ms)
 	# No retries: a spec that fails once fails the run (docs/testing.md).
 	ginkgo -p --randomize-all --fail-on-pending --fail-on-empty \
-		--junit-report="$name.xml" --output-dir="$parts" "$bin" >>"$parts/$name.log" 2>&1 || status=$?
+		--junit-report="$name.xml" --json-report="$name.json" --output-dir="$parts" "$bin" >>"$parts/$name.log" 2>&1 || status=$?
 	echo "$dir $status $(($(ms) - t0))"
+	((status == 0)) || echo "$dir $status" >>"$parts/failed"
 	rm -f "$bin"
 	{ flock 9; cat "$parts/$name.log" >&2; } 9>"$lock"
 }
@@ -56,8 +59,11 @@ done < <(go list -test -f '{{.ImportPath}} {{.Dir}} {{.Deps}}' ./app/... |
 flags=()
 if [[ "$RACE" == 1 ]]; then flags=(-race); fi
 t0=$(ms)
-if ! go test "${flags[@]}" -c -o "$bindir/" "${dirs[@]/#/./}" >&2; then
+if ! go test "${flags[@]}" -c -o "$bindir/" "${dirs[@]/#/./}" 2> >(tee "$parts/compile.log" >&2); then
 	echo "compile 1 $(($(ms) - t0))"
+	wait # for tee
+	first=$(grep -m1 -E '^[^[:space:]#][^:]*\.go:[0-9]+(:[0-9]+)?: ' "$parts/compile.log" || tail -n1 "$parts/compile.log")
+	echo "  compile failed: $first" >reports/failures.txt
 	exit 1
 fi
 echo "compile 0 $(($(ms) - t0))"
@@ -83,3 +89,14 @@ rm -f "$lock"
 	done
 	echo '</testsuites>'
 } >reports/junit.xml
+
+# What failed, from the suites' JSON reports; a suite that failed with no
+# failed spec (it crashed, or found none) is named with its exit status.
+if [[ -s "$parts/failed" ]]; then
+	out=reports/failures.txt
+	go -C devtools run ./testfailures -root "$PWD" "$PWD/$parts"/*.json >"$out" || true
+	while read -r dir status; do
+		grep -q " $dir " "$out" ||
+			echo "  $dir: exit status $status and no failed spec in its report; its output is above" >>"$out"
+	done <"$parts/failed"
+fi

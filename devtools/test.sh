@@ -4,7 +4,9 @@
 # the run ends (pass, fail, Ctrl-C); the exit status is the suites'.
 #
 # Where the time goes is printed at the end: the image check, the database
-# start, the one compile of every suite and each suite's run. The database
+# start, the one compile of every suite and each suite's run; then, if any,
+# what failed: each failed spec with its file:line and suite, or the first
+# compiler error. The database
 # starts while the suites compile (see devtools/test-run.sh).
 #
 #   bash devtools/test.sh                   everything, as make test does
@@ -96,5 +98,10 @@ echo "make test: where the time went"
 printf '%s\n' "${breakdown[@]}"
 took "total" $(($(now) - start))
 printf '%s\n' "${breakdown[${#breakdown[@]} - 1]}"
+# Last, what failed (written by test-run.sh), so the last screen is enough.
+if ((status != 0)) && [[ -s reports/failures.txt ]]; then
+	echo "make test: what failed"
+	cat reports/failures.txt
+fi
 echo "make test: exit status $status; JUnit report: reports/junit.xml"
 exit "$status"
