@@ -147,6 +147,63 @@ seed: ## Load sample users and tweets (idempotent)
 	@$(DEV) run --rm migrate >/dev/null
 	$(DEV) exec -T db psql -q -v ON_ERROR_STOP=1 -U $(POSTGRES_USER) -d $(POSTGRES_DB) < devtools/seed.sql
 
+##@ Dev loop
+
+.PHONY: watch
+watch: ## Re-run, on every save, the suites that depend on the saved package, against the test PostgreSQL (Ctrl-C stops)
+	@bash devtools/test.sh bash devtools/watch-run.sh
+
+.PHONY: test-reload
+test-reload: ## Under load, 10 reloads and a save that does not compile (then its fix) drop no request (starts the stack)
+	@$(DEV) ps --status running --services 2>/dev/null | grep -qx api || $(MAKE) up
+	@bash devtools/test-reload.sh
+
+.PHONY: bench-proxy
+bench-proxy: ## Latency the dev proxy adds: direct vs through it, alternating (ROUNDS=4 SECONDS_EACH=5; starts the stack)
+	@$(DEV) ps --status running --services 2>/dev/null | grep -qx api || $(MAKE) up
+	@bash devtools/bench-proxy.sh
+
+.PHONY: bench-watch
+bench-watch: ## Save -> result under make watch for an edit in app/twitter and one in app/httpapi, beside make test's time
+	@bash devtools/bench-watch.sh
+
+##@ Dev data (snapshots live in the dev database's volume: make down keeps them, make clean deletes them)
+
+# POSTGRES_* as compose gives them to the dev database.
+SNAPSHOT := POSTGRES_USER=$(POSTGRES_USER) POSTGRES_DB=$(POSTGRES_DB) bash devtools/db-snapshot.sh
+
+.PHONY: db-reset
+db-reset: ## Drop the dev database, migrate it and load the seed data (snapshots are kept)
+	$(ensure-volumes)
+	@$(DEV) up --detach --wait db
+	@$(SNAPSHOT) recreate
+	@$(MAKE) seed
+
+.PHONY: db-snapshot
+db-snapshot: ## Save the dev database as snapshot NAME (make db-snapshot NAME=x); about a second
+	@$(DEV) up --detach --wait db
+	@$(SNAPSHOT) snapshot "$(NAME)"
+
+.PHONY: db-restore
+db-restore: ## Replace the dev database with snapshot NAME; a running API reconnects, no restart
+	@$(DEV) up --detach --wait db
+	@$(SNAPSHOT) restore "$(NAME)"
+
+.PHONY: db-snapshots
+db-snapshots: ## List the dev database's snapshots (make db-snapshot-rm NAME=x deletes one)
+	@$(DEV) up --detach --wait db
+	@$(SNAPSHOT) list
+
+.PHONY: db-snapshot-rm
+db-snapshot-rm: ## Delete snapshot NAME
+	@$(DEV) up --detach --wait db
+	@$(SNAPSHOT) drop "$(NAME)"
+
+.PHONY: test-snapshot
+test-snapshot: ## Snapshot, change and restore the dev data under the running API, then list the restored tweets over HTTP (starts the stack)
+	@$(DEV) ps --status running --services 2>/dev/null | grep -qx api || $(MAKE) up
+	@POSTGRES_USER=$(POSTGRES_USER) POSTGRES_DB=$(POSTGRES_DB) bash devtools/test-snapshot.sh
+
 ##@ Code
 
 .PHONY: docs
@@ -260,7 +317,8 @@ bench-load: ## Throughput and latency of the dev stack (DURATION=10s CONCURRENCY
 ##@ Cleaning
 
 .PHONY: clean
-clean: ## Remove containers, the dev database volume and build output (keeps Go caches)
+clean: ## Remove containers, the dev database volume with its snapshots, and build output (keeps Go caches)
+	@echo "make clean: deleting the dev database and its snapshots (make db-snapshots lists them), tmp/ and reports/"
 	$(DEV) down --remove-orphans
 	$(TEST) down --remove-orphans
 	docker volume rm --force $(PROJECT)_pgdata >/dev/null

@@ -41,7 +41,7 @@ start=$(date +%s)
 t0=$(date +%s)
 timeout 900 "${compose[@]}" up --detach --wait --quiet-pull
 echo "test-debug: debug stack healthy in $(( $(date +%s) - t0 ))s"
-api=$("${compose[@]}" port api 5000)
+api=$("${compose[@]}" port proxy 5000)
 dlv=$("${compose[@]}" port api 2345)
 
 # The checker runs in the dev image on the host's network: it reaches the
