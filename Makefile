@@ -290,7 +290,7 @@ k8s-check: ## Render deploy/k8s overlays, decode strictly, check policies (offli
 	@bash devtools/k8s-check.sh
 
 .PHONY: replicas-test
-replicas-test: image ## 3 replicas behind a balancer: racing migrations, rolling restart, SIGKILL
+replicas-test: image ## 3 replicas behind HAProxy: racing migrations, rolling restart, SIGKILL
 	$(ensure-volumes)
 	@bash devtools/replicas-test.sh
 
@@ -327,4 +327,4 @@ clean: ## Remove containers, the dev database volume with its snapshots, and bui
 .PHONY: clean-all
 clean-all: clean ## Also remove the Go module and build caches and built images
 	-docker volume rm $(CACHE_VOLUMES)
-	-docker image rm $(IMAGE) $(or $(DEV_IMAGE),twitter-api-dev) $(or $(TEST_IMAGE),twitter-api-test) $(or $(VULN_IMAGE),twitter-api-vuln) $(or $(LB_IMAGE),$(PROJECT)-lb)
+	-docker image rm $(IMAGE) $(or $(DEV_IMAGE),twitter-api-dev) $(or $(TEST_IMAGE),twitter-api-test) $(or $(VULN_IMAGE),twitter-api-vuln)

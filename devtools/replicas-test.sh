@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # make replicas-test: the release image as a replica set. Three replicas
-# behind a load balancer (devtools/lb) over one PostgreSQL, driven through
-# compose.replicas.yml:
+# behind HAProxy (deploy/haproxy/haproxy.cfg) over one PostgreSQL, driven
+# through compose.replicas.yml:
 #   1. three `migrate up` at once on an empty database: each migration is
 #      applied exactly once, and no run fails;
-#   2. steady reads and creates from devtools/loadgen through the balancer,
+#   2. steady reads and creates from devtools/loadgen through HAProxy,
 #      on 127.0.0.1 only, while the replicas restart one by one (each waits
 #      for the previous one to be back in rotation): no request may fail;
 #   3. one replica SIGKILLed under the same load: only requests in flight on
-#      it may fail, and the balancer must stop routing to it within
+#      it may fail, and HAProxy must stop routing to it within
 #      KILL_DETECT_MAX_MS; then it rejoins, and nothing fails again;
 #   4. a rollout, under the same load, of the next version: the release
 #      image rebuilt with one more migration (NEXT_IMAGE). A replica of it
@@ -38,7 +38,7 @@ uid=${HOST_UID:-$(id -u)} gid=${HOST_GID:-$(id -g)}
 project=$PROJECT-replicas
 loadgen=$project-loadgen
 NEXT_IMAGE=${NEXT_IMAGE:-${IMAGE%:*}:next}
-export IMAGE NEXT_IMAGE LB_PORT LB_IMAGE=${LB_IMAGE:-$PROJECT-lb}
+export IMAGE NEXT_IMAGE LB_PORT
 # A throwaway password, so none is written anywhere.
 REPLICAS_DB_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 export REPLICAS_DB_PASSWORD
@@ -70,22 +70,25 @@ wait_for() { # seconds, description, command...
 now_ns() { date +%s%N; }
 sql() { "${compose[@]}" exec -T db psql -q -At -v ON_ERROR_STOP=1 -U replicas -d replicas "$@"; }
 
-# The balancer's view: "addr up|down since_ns served reason" a line.
+# HAProxy's view of a replica: a field of its row in the stats CSV (status,
+# chkdown: UP to DOWN transitions, stot: requests sent to it, check_code...).
 admin=
-lb_status() { curl -fsS --max-time 2 "http://$admin/status?format=text"; }
-backend_is() { # name, up|down, [changed after ns]
-	lb_status | awk -v b="$1:5000" -v s="$2" -v t="${3:-0}" '$1 == b && $2 == s && $3 > t { ok = 1 } END { exit !ok }'
+lb_stat() { # replica, field
+	curl -fsS --max-time 2 "http://$admin/stats;csv" | awk -F, -v s="$1" -v f="$2" '
+		NR == 1 { sub(/^# /, ""); for (i = 1; i <= NF; i++) col[$i] = i; next }
+		$1 == "replicas" && $2 == s { print $col[f] }'
 }
-since_ns() { lb_status | awk -v b="$1:5000" '$1 == b { print $3 }'; }
-served() { lb_status | awk -v b="$1:5000" '$1 == b { print $4 }'; }
-# Down, and why: "check: status 503" once it answers /readyz but is not ready.
-backend_refuses() { lb_status | awk -v b="$1:5000" '$1 == b && $2 == "down" && /check: status 503/ { ok = 1 } END { exit !ok }'; }
+in_rotation() { [[ $(lb_stat "$1" status) == UP* ]]; }
+# In rotation again after being taken out: more UP to DOWN transitions than downs.
+rejoined() { in_rotation "$1" && (($(lb_stat "$1" chkdown) > $2)); }
+out_of_rotation() { ! in_rotation "$1"; }
+# Out, and why: its /readyz answers 503 (it is up but not ready).
+backend_refuses() { [[ $(lb_stat "$1" status) == DOWN* && $(lb_stat "$1" check_code) == 503 ]]; }
 # GET path on a replica from inside the network, body on stdout.
 on_replica() { docker run --rm --network "${project}_default" "$GO_IMAGE" curl -sS --max-time 3 "http://$1:5000$2"; }
 
-step "release image $IMAGE; building the balancer and the next version, $NEXT_IMAGE"
+step "release image $IMAGE; building the next version, $NEXT_IMAGE"
 docker image inspect "$IMAGE" >/dev/null || fail "no image $IMAGE: run make image"
-"${compose[@]}" build --quiet lb
 # The next version is this tree with one more migration, which sorts after
 # every real one: a schema change the running version does not know.
 next_ctx=$work/next
@@ -120,10 +123,10 @@ rows=$(sql -c "SELECT count(*) || ' ' || count(DISTINCT name) FROM bun_migration
 [[ $rows == "$want $want" ]] || fail "bun_migrations holds $rows (rows, distinct), want $want"
 step "each of the $want migrations applied exactly once, no run failed"
 
-step "three replicas and the balancer"
+step "three replicas and HAProxy"
 "${compose[@]}" up --detach --wait api-1 api-2 api-3 lb >/dev/null 2>&1 || fail "the replicas did not start"
-admin=$("${compose[@]}" port lb 8081 | head -n 1)
-for r in api-1 api-2 api-3; do wait_for 30 "$r in rotation" backend_is "$r" up; done
+admin=$("${compose[@]}" port lb 8404 | head -n 1)
+for r in api-1 api-2 api-3; do wait_for 30 "$r in rotation" in_rotation "$r"; done
 
 step "load through 127.0.0.1:$LB_PORT: $RATE req/s, $CONCURRENCY clients (reads and creates)"
 docker run --detach --name "$loadgen" --network host -u "$uid:$gid" \
@@ -140,11 +143,11 @@ sleep 5
 next_phase
 step "rolling restart, one replica at a time"
 for r in api-1 api-2 api-3; do
-	t0=$(now_ns)
+	downs=$(lb_stat "$r" chkdown) t0=$(now_ns)
 	"${compose[@]}" restart --timeout 10 "$r" >/dev/null 2>&1 || fail "restart $r"
 	t1=$(now_ns)
-	# Up again since the restart began: it left rotation and came back.
-	wait_for 30 "$r back in rotation" backend_is "$r" up "$t0"
+	# It left rotation and came back.
+	wait_for 30 "$r back in rotation" rejoined "$r" "$downs"
 	t2=$(now_ns)
 	printf '  %s: stopped and started in %d ms, back in rotation %d ms later\n' "$r" $(((t1 - t0) / 1000000)) $(((t2 - t1) / 1000000))
 	sleep 1
@@ -156,16 +159,15 @@ step "SIGKILL api-2 under load"
 sleep 2
 t0=$(now_ns)
 docker kill --signal KILL "$("${compose[@]}" ps -q api-2)" >/dev/null
-wait_for 10 "the balancer to drop api-2" backend_is api-2 down "$t0"
-detect_ms=$((($(since_ns api-2) - t0) / 1000000))
-printf '  the balancer stopped routing to api-2 %d ms after the kill\n' "$detect_ms"
+wait_for 10 "HAProxy to drop api-2" out_of_rotation api-2
+detect_ms=$((($(now_ns) - t0) / 1000000))
+printf '  HAProxy stopped routing to api-2 %d ms after the kill\n' "$detect_ms"
 sleep 3
 
 next_phase
 step "api-2 starts again and rejoins"
-t0=$(now_ns)
 "${compose[@]}" start api-2 >/dev/null 2>&1 || fail "start api-2"
-wait_for 30 "api-2 back in rotation" backend_is api-2 up "$t0"
+wait_for 30 "api-2 back in rotation" in_rotation api-2
 sleep 3
 
 next_phase
@@ -180,7 +182,7 @@ body=$(on_replica api-4 /readyz) || fail "GET /readyz on api-4"
 [[ $(on_replica api-4 /healthz) == *'"status":"ok"'* ]] || fail "api-4 is not live"
 sleep "$HOLD_S"
 backend_refuses api-4 || fail "api-4 went into rotation before its migration ran"
-[[ $(served api-4) == 0 ]] || fail "api-4 served $(served api-4) requests before its migration ran"
+[[ $(lb_stat api-4 stot) == 0 ]] || fail "api-4 served $(lb_stat api-4 stot) requests before its migration ran"
 printf '  api-4 (next) up, out of rotation for %d ms: /readyz 503, %s\n' $((($(now_ns) - t_refused) / 1000000)) \
 	"$(sed -E 's/.*"detail":"([^"]*)".*/\1/' <<<"$body")"
 t_mig=$(now_ns)
@@ -188,7 +190,7 @@ t_mig=$(now_ns)
 t_migrated=$(now_ns)
 [[ $(grep '^applied ' "$work/migrate-next.log") == "applied $next_migration" ]] ||
 	{ cat "$work/migrate-next.log" >&2; fail "migrate-next did not apply exactly $next_migration"; }
-wait_for 30 "api-4 in rotation" backend_is api-4 up "$t_mig"
+wait_for 30 "api-4 in rotation" in_rotation api-4
 t_joined=$(now_ns)
 printf '  migrate up (next) applied %s in %d ms; api-4 in rotation %d ms later\n' "$next_migration" \
 	$(((t_migrated - t_mig) / 1000000)) $(((t_joined - t_migrated) / 1000000))
@@ -197,7 +199,7 @@ for i in 1 2 3; do
 	if [[ $new != api-4 ]]; then
 		t0=$(now_ns)
 		"${compose[@]}" up --detach --no-deps "$new" >/dev/null 2>&1 || fail "start $new"
-		wait_for 30 "$new in rotation" backend_is "$new" up "$t0"
+		wait_for 30 "$new in rotation" in_rotation "$new"
 		printf '  %s (next) in rotation %d ms after its start\n' "$new" $((($(now_ns) - t0) / 1000000))
 	fi
 	t0=$(now_ns)
@@ -233,6 +235,7 @@ for p in steady rolling kill rejoin rollout; do
 done
 printf '  rollout of the next version (one new migration): %d ms, from the first new replica started to the last old one stopped\n' "$rollout_ms"
 printf '  killed replica out of rotation after %d ms (limit %d ms)\n' "$detect_ms" "$KILL_DETECT_MAX_MS"
+printf '  HAProxy retries of undelivered requests: %s, on another replica: %s\n' "$(lb_stat BACKEND wretr)" "$(lb_stat BACKEND wredis)"
 printf '  acknowledged creates: %d, missing from the database: %s\n' "$acked" "$missing"
 printf '  total run time: %d s\n' $((SECONDS - started))
 
@@ -241,7 +244,7 @@ printf '  total run time: %d s\n' $((SECONDS - started))
 [[ $(phase rejoin 3) == 0 ]] || fail "requests failed while the killed replica rejoined"
 [[ $(phase rollout 3) == 0 ]] || fail "requests failed during the rollout of the next version"
 (($(phase kill 3) <= $(phase kill 6))) || fail "more requests failed on the kill than were in flight"
-((detect_ms <= KILL_DETECT_MAX_MS)) || fail "the balancer took $detect_ms ms to drop the killed replica"
+((detect_ms <= KILL_DETECT_MAX_MS)) || fail "HAProxy took $detect_ms ms to drop the killed replica"
 ((acked > 0)) || fail "no create was acknowledged"
 [[ $missing == 0 ]] || fail "$missing acknowledged creates are missing from the database"
 echo "replicas: PASS"
