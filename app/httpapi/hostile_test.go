@@ -23,8 +23,9 @@ import (
 func rawOnServer(a *fiber.App, raw string) result {
 	GinkgoHelper()
 	// app.Test builds the router on first use; do that before bypassing it.
-	_, err := a.Test(httptest.NewRequest(http.MethodGet, "/healthz", nil), -1)
+	warm, err := a.Test(httptest.NewRequest(http.MethodGet, "/healthz", nil), -1)
 	Expect(err).NotTo(HaveOccurred())
+	warm.Body.Close()
 	conn := &memConn{}
 	conn.r.WriteString(raw)
 	_ = a.Server().ServeConn(conn)

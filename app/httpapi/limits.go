@@ -14,17 +14,17 @@ const DefaultRateWindow = time.Minute
 // rateLimit allows each client, by its address, max requests a window;
 // the next are refused with 429, Retry-After and problem JSON. Counts are
 // held in this process's memory: with several replicas, each counts on its
-// own. skip, when not nil, exempts a request from the count. A max of 0
-// turns the limit off.
-func rateLimit(max int, window time.Duration, what string, skip func(*fiber.Ctx) bool) fiber.Handler {
-	if max <= 0 {
+// own. skip, when not nil, exempts a request from the count. A limit of 0
+// turns it off.
+func rateLimit(limit int, window time.Duration, what string, skip func(*fiber.Ctx) bool) fiber.Handler {
+	if limit <= 0 {
 		return func(c *fiber.Ctx) error { return c.Next() }
 	}
 	refused := &requestError{status: fiber.StatusTooManyRequests,
-		detail: fmt.Sprintf("this client sent more than %d %s in %s; retry after the seconds in Retry-After", max, what, window)}
+		detail: fmt.Sprintf("this client sent more than %d %s in %s; retry after the seconds in Retry-After", limit, what, window)}
 	return limiter.New(limiter.Config{
 		Next:       skip,
-		Max:        max,
+		Max:        limit,
 		Expiration: window,
 		// The connection's peer: a forwarded-for header is the client's to forge.
 		KeyGenerator: func(c *fiber.Ctx) string { return c.IP() },

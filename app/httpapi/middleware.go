@@ -140,7 +140,7 @@ func requestContext(parent context.Context, timeout time.Duration) fiber.Handler
 	return func(c *fiber.Ctx) error {
 		ctx, cancel := context.WithTimeout(parent, timeout)
 		defer cancel()
-		c.SetUserContext(keepSpan(c, ctx))
+		c.SetUserContext(keepSpan(ctx, c))
 		return c.Next()
 	}
 }
@@ -160,14 +160,14 @@ type bodyReader struct {
 }
 
 // json is the first handler of a route whose body is a JSON object of at
-// most max bytes: a body not declared as uncompressed JSON (multipart and
+// most limit bytes: a body not declared as uncompressed JSON (multipart and
 // forms included) is refused unread, with 415; then the body is read.
-func (b *bodyReader) json(max int) fiber.Handler {
+func (b *bodyReader) json(limit int) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if err := checkJSONHeaders(c); err != nil {
 			return err
 		}
-		release, err := b.read(c, max)
+		release, err := b.read(c, limit)
 		if err != nil {
 			return err
 		}
@@ -177,15 +177,15 @@ func (b *bodyReader) json(max int) fiber.Handler {
 		// body is in, before any work has begun.
 		ctx, cancel := context.WithTimeout(b.parent, b.wait)
 		defer cancel()
-		c.SetUserContext(keepSpan(c, ctx))
+		c.SetUserContext(keepSpan(ctx, c))
 		return c.Next()
 	}
 }
 
 // optionalJSON is json for a route whose body may be left out: a request
 // without one passes, whatever its headers say.
-func (b *bodyReader) optionalJSON(max int) fiber.Handler {
-	withBody := b.json(max)
+func (b *bodyReader) optionalJSON(limit int) fiber.Handler {
+	withBody := b.json(limit)
 	return func(c *fiber.Ctx) error {
 		if !hasBody(c) {
 			return c.Next()
@@ -215,24 +215,24 @@ func hasBody(c *fiber.Ctx) bool {
 	return n > 0 || n == -1 // -1: chunked
 }
 
-// read reads a streamed request body into memory, at most max bytes, once
+// read reads a streamed request body into memory, at most limit bytes, once
 // the budget grants it room; release gives the room back.
-func (b *bodyReader) read(c *fiber.Ctx, max int) (release func(), err error) {
+func (b *bodyReader) read(c *fiber.Ctx, limit int) (release func(), err error) {
 	release = func() {}
 	req := c.Request()
 	if !req.IsBodyStream() {
-		if len(req.Body()) > max {
-			return release, bodyTooLarge(max)
+		if len(req.Body()) > limit {
+			return release, bodyTooLarge(limit)
 		}
 		return release, nil // no body on the wire, or one fasthttp read with the headers
 	}
 	size := req.Header.ContentLength() // -1 when chunked
 	if size > b.discard {
 		c.Response().SetConnectionClose()
-		return release, bodyTooLarge(max)
+		return release, bodyTooLarge(limit)
 	}
-	want := int64(max) + 1
-	if size >= 0 && size <= max {
+	want := int64(limit) + 1
+	if size >= 0 && size <= limit {
 		want = int64(size)
 	}
 	// fasthttp already holds the first 8 KiB; a small body costs no more.
@@ -252,13 +252,13 @@ func (b *bodyReader) read(c *fiber.Ctx, max int) (release func(), err error) {
 		release()
 		return func() {}, bodyReadError(err)
 	}
-	if len(body) > max {
+	if len(body) > limit {
 		release()
 		n, err := io.CopyN(io.Discard, req.BodyStream(), int64(b.discard-len(body))+1)
 		if (err != nil && !errors.Is(err, io.EOF)) || int(n)+len(body) > b.discard {
 			c.Response().SetConnectionClose()
 		}
-		return func() {}, bodyTooLarge(max)
+		return func() {}, bodyTooLarge(limit)
 	}
 	req.SetBodyRaw(body)
 	return release, nil
@@ -278,10 +278,10 @@ func bodyReadError(err error) error {
 const smallBody = 8 << 10
 
 // bodyTooLarge is the 413 for a body over a route's limit.
-func bodyTooLarge(max int) error {
+func bodyTooLarge(limit int) error {
 	detail := "this request takes no body"
-	if max > 0 {
-		detail = fmt.Sprintf("the request body exceeds this route's limit of %d bytes", max)
+	if limit > 0 {
+		detail = fmt.Sprintf("the request body exceeds this route's limit of %d bytes", limit)
 	}
 	return &requestError{status: fiber.StatusRequestEntityTooLarge, detail: detail}
 }

@@ -75,7 +75,7 @@ func traceRequests(tp trace.TracerProvider) fiber.Handler {
 // keepSpan returns ctx, a new context for c's work, carrying the span of
 // c's current context when the request is traced: the database's spans
 // then become the request's children.
-func keepSpan(c *fiber.Ctx, ctx context.Context) context.Context {
+func keepSpan(ctx context.Context, c *fiber.Ctx) context.Context {
 	if span := trace.SpanFromContext(c.UserContext()); span.SpanContext().IsValid() {
 		return trace.ContextWithSpan(ctx, span)
 	}

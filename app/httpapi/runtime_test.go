@@ -30,7 +30,7 @@ type deadlines struct {
 	got map[string]time.Time
 }
 
-func (d *deadlines) note(call string, ctx context.Context) {
+func (d *deadlines) note(ctx context.Context, call string) {
 	dl, ok := ctx.Deadline()
 	Expect(ok).To(BeTrue(), "%s got a context without a deadline", call)
 	d.mu.Lock()
@@ -46,7 +46,7 @@ type observedUsers struct {
 }
 
 func (u observedUsers) ByAPIKey(ctx context.Context, key string) (twitter.User, error) {
-	u.d.note("ByAPIKey", ctx)
+	u.d.note(ctx, "ByAPIKey")
 	return u.UserService.ByAPIKey(ctx, key)
 }
 
@@ -56,7 +56,7 @@ type observedTweets struct {
 }
 
 func (t observedTweets) Update(ctx context.Context, id int64, text string, actor *twitter.User) (twitter.Tweet, error) {
-	t.d.note("Update", ctx)
+	t.d.note(ctx, "Update")
 	return t.TweetService.Update(ctx, id, text, actor)
 }
 

@@ -149,8 +149,8 @@ func hitBreakpoint(ctx context.Context, stdout io.Writer, o options, bp api.Brea
 	}
 	// The connection is the client's only tie to the server: closing it
 	// (also when a check fails) leaves the API running for the next round.
-	defer client.Disconnect(false)
-	stopCtx := context.AfterFunc(ctx, func() { client.Disconnect(false) })
+	defer func() { _ = client.Disconnect(false) }()
+	stopCtx := context.AfterFunc(ctx, func() { _ = client.Disconnect(false) })
 	defer stopCtx()
 
 	// A running target must be stopped first: until then Delve answers

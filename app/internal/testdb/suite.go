@@ -54,7 +54,7 @@ func Suite(prefix string) *Handle {
 			_ = h.DB.Close()
 		}
 		if h.SQL != nil {
-			h.SQL.pool.Close()
+			h.pool.Close()
 		}
 		if h.name != "" {
 			Expect(Discard(ctx, h.AdminURL, h.name)).To(Succeed())

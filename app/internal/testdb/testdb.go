@@ -102,9 +102,10 @@ func drop(ctx context.Context, adminURL, name string) error {
 	return admin(ctx, adminURL, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 }
 
-// DisposableVar, set to 1, says the server is thrown away after the run, as
-// make test's is: Discard then leaves databases in place, because every DROP
-// DATABASE waits for a checkpoint, which takes seconds on a busy server.
+// DisposableVar names the variable that, set to 1, says the server is
+// thrown away after the run, as make test's is: Discard then leaves
+// databases in place, because every DROP DATABASE waits for a checkpoint,
+// which takes seconds on a busy server.
 const DisposableVar = "TEST_DATABASE_DISPOSABLE"
 
 // Discard drops database name when it is done with, unless the server is
