@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench-load: throughput and latency of the running dev stack over its
-# published loopback port (devtools/loadgen), bounded in time, then a check
+# published loopback port (devtools/load, vegeta), bounded in time, then a check
 # that every acknowledged create is readable.
 #
 #   DURATION=10s CONCURRENCY=16 make bench-load
@@ -10,11 +10,11 @@ cd "$(dirname "$0")/.."
 url="http://127.0.0.1:${API_PORT:-5000}"
 args=(-url "$url" -duration "${DURATION:-10s}" -concurrency "${CONCURRENCY:-16}")
 if command -v go >/dev/null 2>&1 && go -C devtools list -m >/dev/null 2>&1; then
-	exec go -C devtools run ./loadgen "${args[@]}"
+	exec go -C devtools run ./load "${args[@]}"
 fi
 # No Go on the host: the dev image, on the host's network so it reaches the
 # same published port.
 uid=${HOST_UID:-$(id -u)}
 exec docker run --rm --network host -u "$uid:${HOST_GID:-$(id -g)}" -v "$PWD:/src" -w /src \
 	-v "twitter-api-gomod-$uid:/go/pkg/mod" -v "twitter-api-gocache-$uid:/cache" \
-	"${DEV_IMAGE:-twitter-api-dev}" go -C devtools run ./loadgen "${args[@]}"
+	"${DEV_IMAGE:-twitter-api-dev}" go -C devtools run ./load "${args[@]}"

@@ -11,7 +11,7 @@ export CGO_ENABLED=0
 rel=(-trimpath -ldflags=-s\ -w)
 (cd tmp/bench-base && go build "${rel[@]}" -o $b/api-base ./app/cmd/api)
 go build "${rel[@]}" -o $b/api ./app/cmd/api
-go -C devtools build -o $b/loadgen ./loadgen
+go -C devtools build -o $b/load ./load
 go -C devtools build -o $b/otlpsink ./otlpsink
 echo "release binary (-trimpath -s -w, no cgo):"
 size base $b/api-base
@@ -47,10 +47,10 @@ done
 lg=(-duration "$DURATION" -rounds "$ROUNDS" -concurrency "$CONCURRENCY" -only "${ONLY:-}")
 echo
 echo "=== tracing off: base (\"api\" below) vs this tree (\"floor\" below); ratio = base / this"
-$b/loadgen -url http://127.0.0.1:5300 -floor http://127.0.0.1:5301 -api-pid "${pids[1]}" -floor-pid "${pids[2]}" "${lg[@]}"
+$b/load -url http://127.0.0.1:5300 -floor http://127.0.0.1:5301 -api-pid "${pids[1]}" -floor-pid "${pids[2]}" "${lg[@]}"
 echo
 echo "=== tracing on, 100 % sampled: on (\"api\") vs off (\"floor\"); ratio = on / off"
-$b/loadgen -url http://127.0.0.1:5302 -floor http://127.0.0.1:5301 -api-pid "${pids[3]}" -floor-pid "${pids[2]}" "${lg[@]}"
+$b/load -url http://127.0.0.1:5302 -floor http://127.0.0.1:5301 -api-pid "${pids[3]}" -floor-pid "${pids[2]}" "${lg[@]}"
 echo
 echo "otlpsink: $(curl -s http://127.0.0.1:4318/stats)"
 grep -c '"trace_id"' $b/on.log | sed 's/^/access log lines with a trace id (on): /'

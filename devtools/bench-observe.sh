@@ -6,7 +6,7 @@
 #   off    this tree's API with no OTLP endpoint (tracing off, metrics on);
 #   on     this tree's API exporting every request's spans (100 % sampling)
 #          to devtools/otlpsink, which discards them.
-# loadgen prints each pair's ratio: base vs off, then off vs on.
+# devtools/load prints each pair's ratio: base vs off, then off vs on.
 #
 #   BASE=main DURATION=5s ROUNDS=3 CONCURRENCY=32 bash devtools/bench-observe.sh
 set -euo pipefail

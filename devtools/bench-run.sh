@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Inside the bench container (see compose.bench.yml): build the API, the
 # floor server and the load generator, start both servers on 127.0.0.1, load
-# them in turn with devtools/loadgen, and stop them however the run ends.
+# them in turn with devtools/load (vegeta), and stop them however the run ends.
 set -euo pipefail
 
 mkdir -p /tmp/bench
 go build -o /tmp/bench/api ./app/cmd/api
 go -C devtools build -o /tmp/bench/floor ./floor
-go -C devtools build -o /tmp/bench/loadgen ./loadgen
+go -C devtools build -o /tmp/bench/load ./load
 # compose run does not always wait for the database's healthcheck.
 for i in $(seq 60); do
 	/tmp/bench/api migrate up >/dev/null 2>/tmp/bench/migrate.log && break
@@ -49,7 +49,7 @@ if [ "${PROFILE:-}" = 1 ]; then
 	mkdir -p reports/pprof
 	profile=(-pprof http://127.0.0.1:6060 -pprof-dir reports/pprof)
 fi
-/tmp/bench/loadgen -url http://127.0.0.1:5300 -floor http://127.0.0.1:5301 \
+/tmp/bench/load -url http://127.0.0.1:5300 -floor http://127.0.0.1:5301 \
 	-api-pid "${pids[0]}" -floor-pid "${pids[1]}" \
 	-duration "$DURATION" -rounds "$ROUNDS" -concurrency "$CONCURRENCY" -only "${ONLY:-}" "${profile[@]}" || {
 	status=$?

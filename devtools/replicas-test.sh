@@ -4,7 +4,7 @@
 # through compose.replicas.yml:
 #   1. three `migrate up` at once on an empty database: each migration is
 #      applied exactly once, and no run fails;
-#   2. steady reads and creates from devtools/loadgen through HAProxy,
+#   2. steady reads and creates from devtools/load (vegeta) through HAProxy,
 #      on 127.0.0.1 only, while the replicas restart one by one (each waits
 #      for the previous one to be back in rotation): no request may fail;
 #   3. one replica SIGKILLed under the same load: only requests in flight on
@@ -36,7 +36,7 @@ GO_IMAGE=${GO_IMAGE:-golang:1.27-trixie}
 uid=${HOST_UID:-$(id -u)} gid=${HOST_GID:-$(id -g)}
 
 project=$PROJECT-replicas
-loadgen=$project-loadgen
+load=$project-load
 NEXT_IMAGE=${NEXT_IMAGE:-${IMAGE%:*}:next}
 export IMAGE NEXT_IMAGE LB_PORT
 # A throwaway password, so none is written anywhere.
@@ -47,7 +47,7 @@ work=$(mktemp -d)
 started=$SECONDS
 
 cleanup() {
-	docker rm -f "$loadgen" >/dev/null 2>&1 || true
+	docker rm -f "$load" >/dev/null 2>&1 || true
 	"${compose[@]}" down --volumes --remove-orphans --timeout 2 >/dev/null 2>&1 || true
 	docker image rm "$NEXT_IMAGE" >/dev/null 2>&1 || true # rebuilt by every run
 	rm -rf "$work"
@@ -56,7 +56,7 @@ trap cleanup EXIT
 step() { printf 'replicas: [%3ds] %s\n' $((SECONDS - started)) "$*"; }
 fail() {
 	echo "replicas: FAIL: $*" >&2
-	docker logs --tail 40 "$loadgen" 2>&1 | sed 's/^/  loadgen| /' >&2 || true
+	docker logs --tail 40 "$load" 2>&1 | sed 's/^/  load| /' >&2 || true
 	"${compose[@]}" logs --tail 15 --no-color lb api-1 api-2 api-3 api-4 api-5 api-6 2>&1 | sed 's/^/  /' >&2 || true
 	exit 1
 }
@@ -129,15 +129,15 @@ admin=$("${compose[@]}" port lb 8404 | head -n 1)
 for r in api-1 api-2 api-3; do wait_for 30 "$r in rotation" in_rotation "$r"; done
 
 step "load through 127.0.0.1:$LB_PORT: $RATE req/s, $CONCURRENCY clients (reads and creates)"
-docker run --detach --name "$loadgen" --network host -u "$uid:$gid" \
+docker run --detach --name "$load" --network host -u "$uid:$gid" \
 	-v "$PWD:/src:ro" -w /src -v "$work:/out" \
 	-v "twitter-api-gomod-$uid:/go/pkg/mod" -v "twitter-api-gocache-$uid:/cache" \
 	-e GOCACHE=/cache -e GOFLAGS=-buildvcs=false -e HOME=/tmp \
-	"$GO_IMAGE" sh -c "go -C devtools build -o /tmp/loadgen ./loadgen && exec /tmp/loadgen -soak \
+	"$GO_IMAGE" sh -c "go -C devtools build -o /tmp/load ./load && exec /tmp/load -soak \
 		-url http://127.0.0.1:$LB_PORT -rate $RATE -concurrency $CONCURRENCY \
 		-phases steady,rolling,kill,rejoin,rollout -max-duration 6m -ids-out /out/ids -ready-file /out/ready" >/dev/null
 wait_for 300 "the load to start" test -f "$work/ready"
-next_phase() { docker kill --signal USR1 "$loadgen" >/dev/null; }
+next_phase() { docker kill --signal USR1 "$load" >/dev/null; }
 sleep 5
 
 next_phase
@@ -210,13 +210,13 @@ rollout_ms=$((($(now_ns) - t_roll) / 1000000))
 sleep 2
 
 step "stopping the load"
-docker kill --signal TERM "$loadgen" >/dev/null
-code=$(docker wait "$loadgen")
-docker logs "$loadgen" 2>&1 | sed 's/^/  /'
-[[ $code == 0 ]] || fail "loadgen exited with $code"
+docker kill --signal TERM "$load" >/dev/null
+code=$(docker wait "$load")
+docker logs "$load" 2>&1 | sed 's/^/  /'
+[[ $code == 0 ]] || fail "the load exited with $code"
 
-# Figures from the loadgen table: phase requests failed creates seconds inflight.
-phase() { docker logs "$loadgen" 2>&1 | awk -v p="$1" -v f="$2" '$1 == p && NF == 6 { print $f }'; }
+# Figures from the load table: phase requests failed creates seconds inflight.
+phase() { docker logs "$load" 2>&1 | awk -v p="$1" -v f="$2" '$1 == p && NF == 6 { print $f }'; }
 for p in steady rolling kill rejoin rollout; do [[ -n $(phase "$p" 3) ]] || fail "no figures for phase $p"; done
 acked=$(wc -l <"$work/ids")
 missing=$({
@@ -235,7 +235,7 @@ for p in steady rolling kill rejoin rollout; do
 done
 printf '  rollout of the next version (one new migration): %d ms, from the first new replica started to the last old one stopped\n' "$rollout_ms"
 printf '  killed replica out of rotation after %d ms (limit %d ms)\n' "$detect_ms" "$KILL_DETECT_MAX_MS"
-printf '  HAProxy retries of undelivered requests: %s, on another replica: %s\n' "$(lb_stat BACKEND wretr)" "$(lb_stat BACKEND wredis)"
+printf '  undelivered requests HAProxy sent to another replica: %s (retried on the same one: %s)\n' "$(lb_stat BACKEND wredis)" "$(lb_stat BACKEND wretr)"
 printf '  acknowledged creates: %d, missing from the database: %s\n' "$acked" "$missing"
 printf '  total run time: %d s\n' $((SECONDS - started))
 
