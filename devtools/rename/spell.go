@@ -10,7 +10,7 @@ import (
 )
 
 // maxName leaves room for the suffixes the tree appends to the name
-// (-migrate, -debugtest, -replicas-loadgen, -gocache-<uid>) within the 63
+// (-migrate, -debugtest, -replicas-load, -gocache-<uid>) within the 63
 // characters of a Kubernetes name or label value.
 const maxName = 40
 
