@@ -18,7 +18,7 @@ const (
 // authenticated as.
 //
 //	@Summary		Issue a new API key
-//	@Description	Authenticated as user {id}, with any of its valid keys. The new key becomes the current one and is shown only in this response. The user's other keys keep working for the overlap (API_KEY_OVERLAP, 24 h by default; an earlier expiry is kept), or stop at once with "previous_keys": "revoke", for a key that leaked. The body may be left out.
+//	@Description	Authenticated as user {id}, with its current key: a previous key still in its overlap may read and write tweets, but gets 403 here. The new key becomes the current one and is shown only in this response. The user's other keys keep working for the overlap (API_KEY_OVERLAP, 24 h by default; an earlier expiry is kept), or stop at once with "previous_keys": "revoke", for a key that leaked. The body may be left out.
 //	@Tags			users
 //	@Accept			json
 //	@Produce		json,application/problem+json
@@ -29,7 +29,7 @@ const (
 //	@Header			201		{string}	Cache-Control	"no-store: the response holds the only copy of the API key"
 //	@Failure		400		{object}	problem	"Malformed id or JSON"
 //	@Failure		401		{object}	problem	"Missing, unknown or expired API key"
-//	@Failure		403		{object}	problem	"Another user's account"
+//	@Failure		403		{object}	problem	"Another user's account, or a previous key of this one"
 //	@Failure		415		{object}	problem	"Not JSON"
 //	@Failure		422		{object}	problem	"Unknown value of previous_keys"
 //	@Router			/users/{id}/keys [post]

@@ -122,6 +122,27 @@ var _ = Describe("API key lifecycle", func() {
 			Expect(tweetAs(app, k1.APIKey, "ada")).To(Equal(http.StatusCreated))
 		})
 
+		It("refuses a superseded key still in its overlap with 403: it may tweet, but not issue keys or delete the account", func() {
+			k := rotate(app, ada.ID, ada.APIKey, "")
+			for _, body := range []string{"", `{"previous_keys":"revoke"}`} {
+				rq := req(http.MethodPost, keysPath(ada.ID)).with("X-API-Key", ada.APIKey)
+				if body != "" {
+					rq = rq.withJSON(body)
+				}
+				p := expectProblem(rq.send(), http.StatusForbidden)
+				Expect(p["detail"]).To(ContainSubstring("current key"))
+			}
+			p := expectProblem(req(http.MethodDelete, userPath(ada.ID)).with("X-API-Key", ada.APIKey).send(), http.StatusForbidden)
+			Expect(p["detail"]).To(ContainSubstring("current key"))
+
+			Expect(get(userPath(ada.ID)).status).To(Equal(http.StatusOK), "the account is still there")
+			Expect(tweetAs(app, k.APIKey, "ada")).To(Equal(http.StatusCreated), "the owner's key still works")
+			Expect(tweetAs(app, ada.APIKey, "ada")).To(Equal(http.StatusCreated), "the superseded key still tweets in its overlap")
+			var n int
+			Expect(tdb.QueryRow(context.Background(), "SELECT count(*) FROM api_keys WHERE user_id = $1", ada.ID).Scan(&n)).To(Succeed())
+			Expect(n).To(Equal(2), "no key was issued")
+		})
+
 		It("lets exactly one of several revoking rotations with one key succeed; the others hold a revoked key", func() {
 			const n = 6
 			results := make([]result, n)

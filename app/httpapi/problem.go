@@ -88,6 +88,9 @@ func problemFor(err error) problem {
 		return newProblem(fiber.StatusUnauthorized, "the X-API-Key header does not hold a valid API key")
 	case errors.Is(err, twitter.ErrUnauthorized):
 		return newProblem(fiber.StatusUnauthorized, "this request needs an API key: send one in X-API-Key")
+	case errors.Is(err, twitter.ErrSupersededKey):
+		return newProblem(fiber.StatusForbidden, "this API key has been replaced: only the account's current key "+
+			"may issue keys or delete the account")
 	case errors.Is(err, twitter.ErrForbidden):
 		return newProblem(fiber.StatusForbidden, "the owner of this API key is not allowed to do this")
 	case errors.Is(err, twitter.ErrCurrentKey):

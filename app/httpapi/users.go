@@ -91,7 +91,7 @@ func handleGetUser(users twitter.UserService) fiber.Handler {
 // handleDeleteUser deletes the account the request is authenticated as.
 //
 //	@Summary		Delete a user
-//	@Description	Authenticated as user {id}. Deletes the account, all its API keys and all its tweets, at once and for good: the tweets are not kept as anonymous ones, which anyone could then change.
+//	@Description	Authenticated as user {id}, with its current key (a previous key still in its overlap gets 403). Deletes the account, all its API keys and all its tweets, at once and for good: the tweets are not kept as anonymous ones, which anyone could then change.
 //	@Tags			users
 //	@Produce		json,application/problem+json
 //	@Param			id	path	int	true	"User id"	minimum(1)
@@ -99,11 +99,10 @@ func handleGetUser(users twitter.UserService) fiber.Handler {
 //	@Success		204
 //	@Failure		400	{object}	problem	"Malformed id"
 //	@Failure		401	{object}	problem	"Missing, unknown or expired API key"
-//	@Failure		403	{object}	problem	"Another user's account"
-//	@Failure		404	{object}	problem	"Deleted meanwhile"
+//	@Failure		403	{object}	problem	"Another user's account, or a previous key of this one"
 //	@Router			/users/{id} [delete]
 func handleDeleteUser(users twitter.UserService) actorHandler {
 	return actOnAccount(func(c *fiber.Ctx, id int64) error {
-		return users.Delete(c.UserContext(), id)
+		return users.Delete(c.UserContext(), id, c.Get(headerAPIKey))
 	})
 }

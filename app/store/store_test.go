@@ -470,16 +470,16 @@ var _ = Describe("Tweets and Users", func() {
 			k2, h2 := twitter.NewAPIKey()
 			first, err := users.RotateKey(ctx, u.ID, k1, h2, time.Minute)
 			Expect(err).NotTo(HaveOccurred())
-			_, h3 := twitter.NewAPIKey()
+			k3, h3 := twitter.NewAPIKey()
 			_, err = users.RotateKey(ctx, u.ID, k2, h3, time.Hour)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(keyExpiry(ctx, k1)).To(HaveValue(BeTemporally("==", first.PreviousExpireAt)), "still a minute, not an hour")
 
 			k4, h4 := twitter.NewAPIKey()
-			rot, err := users.RotateKey(ctx, u.ID, k1, h4, 0)
+			rot, err := users.RotateKey(ctx, u.ID, k3, h4, 0)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(rot.PreviousExpireAt).To(Equal(rot.CreatedAt))
-			for _, k := range []string{k1, k2} {
+			for _, k := range []string{k1, k2, k3} {
 				_, err := users.ByAPIKey(ctx, k)
 				Expect(err).To(MatchError(twitter.ErrUnknownAPIKey))
 			}
@@ -536,9 +536,52 @@ var _ = Describe("Tweets and Users", func() {
 			Expect(users.RevokeKey(ctx, u.ID, fresh)).To(MatchError(twitter.ErrCurrentKey))
 		})
 
+		It("lets only the current key manage the account: a previous one may still tweet and end itself", func(ctx SpecContext) {
+			u, old := newUser(ctx, "superseded")
+			current, hash := twitter.NewAPIKey()
+			_, err := users.RotateKey(ctx, u.ID, old, hash, time.Hour)
+			Expect(err).NotTo(HaveOccurred())
+
+			_, h := twitter.NewAPIKey()
+			_, err = users.RotateKey(ctx, u.ID, old, h, 0)
+			Expect(err).To(MatchError(twitter.ErrSupersededKey))
+			Expect(err).To(MatchError(twitter.ErrForbidden))
+			Expect(users.Delete(ctx, u.ID, old)).To(MatchError(twitter.ErrSupersededKey))
+			Expect(users.ByAPIKey(ctx, current)).To(Equal(u), "the owner's key is untouched")
+			Expect(users.ByAPIKey(ctx, old)).To(Equal(u), "still in its overlap: it reads and writes tweets")
+			_, err = tweets.Create(ctx, "with the previous key", &u)
+			Expect(err).NotTo(HaveOccurred())
+
+			Expect(users.RevokeKey(ctx, u.ID, old)).To(Succeed(), "ending itself takes nothing from the owner")
+			Expect(users.ByAPIKey(ctx, current)).To(Equal(u))
+		})
+
+		It("keeps at most MaxLiveKeys keys: the current one and the newest previous ones", func(ctx SpecContext) {
+			u, key := newUser(ctx, "rotator")
+			issued := []string{key}
+			for range 3 * store.MaxLiveKeys {
+				next, hash := twitter.NewAPIKey()
+				_, err := users.RotateKey(ctx, u.ID, key, hash, time.Hour)
+				Expect(err).NotTo(HaveOccurred())
+				key = next
+				issued = append(issued, key)
+			}
+			var n int
+			Expect(tdb.QueryRow(ctx, "SELECT count(*) FROM api_keys WHERE user_id = $1", u.ID).Scan(&n)).To(Succeed())
+			Expect(n).To(Equal(store.MaxLiveKeys))
+			live := issued[len(issued)-store.MaxLiveKeys:]
+			for _, k := range live {
+				Expect(users.ByAPIKey(ctx, k)).To(Equal(u))
+			}
+			for _, k := range issued[:len(issued)-store.MaxLiveKeys] {
+				_, err := users.ByAPIKey(ctx, k)
+				Expect(err).To(MatchError(twitter.ErrUnknownAPIKey), "an older previous key ended at once")
+			}
+		})
+
 		It("treats a key of a user deleted meanwhile as unknown", func(ctx SpecContext) {
 			u, key := newUser(ctx, "gone")
-			Expect(users.Delete(ctx, u.ID)).To(Succeed())
+			Expect(users.Delete(ctx, u.ID, key)).To(Succeed())
 			_, hash := twitter.NewAPIKey()
 			_, err := users.RotateKey(ctx, u.ID, key, hash, time.Hour)
 			Expect(err).To(MatchError(twitter.ErrUnknownAPIKey))
@@ -557,7 +600,7 @@ var _ = Describe("Tweets and Users", func() {
 			anon, err := tweets.Create(ctx, "nobody's", nil)
 			Expect(err).NotTo(HaveOccurred())
 
-			Expect(users.Delete(ctx, u.ID)).To(Succeed())
+			Expect(users.Delete(ctx, u.ID, key)).To(Succeed())
 			_, err = users.Get(ctx, u.ID)
 			Expect(err).To(MatchError(twitter.ErrNotFound))
 			_, err = users.ByAPIKey(ctx, key)
@@ -570,12 +613,13 @@ var _ = Describe("Tweets and Users", func() {
 			_, err = tweets.ListByUser(ctx, u.ID, twitter.Page{Limit: 10})
 			Expect(err).To(MatchError(twitter.ErrNotFound))
 
-			Expect(users.Delete(ctx, u.ID)).To(MatchError(twitter.ErrNotFound))
+			Expect(users.Delete(ctx, u.ID, key)).To(MatchError(twitter.ErrUnknownAPIKey), "deleted meanwhile: the key belongs to nobody")
+			Expect(users.Delete(ctx, u.ID, otherKey)).To(MatchError(twitter.ErrUnknownAPIKey), "checked in the transaction, against the account's own keys")
 		})
 
 		It("refuses a tweet by a user deleted after authenticating, instead of storing it anonymous", func(ctx SpecContext) {
-			u, _ := newUser(ctx, "late")
-			Expect(users.Delete(ctx, u.ID)).To(Succeed())
+			u, key := newUser(ctx, "late")
+			Expect(users.Delete(ctx, u.ID, key)).To(Succeed())
 			_, err := tweets.Create(ctx, "after", &u)
 			Expect(err).To(MatchError(twitter.ErrUnknownAPIKey))
 		})

@@ -85,26 +85,41 @@ func (s *Users) ByAPIKey(ctx context.Context, key string) (twitter.User, error) 
 	return row.domain(), nil
 }
 
-// RotateKey makes newHash the current key of user id. The other keys expire
-// after overlap (keeping an earlier expiry), or are deleted at once when
-// overlap is 0; keys already expired are deleted. The previous version's
+// MaxLiveKeys bounds the keys a user holds at once: the current one and
+// the newest previous ones still in their overlap. A rotation beyond it
+// ends the oldest previous keys at once, so rotations cannot pile up keys,
+// and each one works on a handful of rows however many came before.
+const MaxLiveKeys = 5
+
+// RotateKey makes newHash the current key of user id, for the holder of its
+// current key. The other keys expire after overlap (keeping an earlier
+// expiry), or are deleted at once when overlap is 0; keys already expired,
+// and previous keys beyond MaxLiveKeys, are deleted. The previous version's
 // copy in users.api_key_hash is cleared, so it accepts no key that ends here.
 func (s *Users) RotateKey(ctx context.Context, id int64, key string, newHash []byte, overlap time.Duration) (twitter.KeyRotation, error) {
 	var rot twitter.KeyRotation
 	err := s.db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if err := s.lockValidKey(ctx, tx, id, key, nil); err != nil {
+		if err := s.lockCurrentKey(ctx, tx, id, key); err != nil {
 			return err
 		}
 		gone := tx.NewDelete().Model((*apiKeyRow)(nil)).Where("user_id = ?", id)
 		if overlap > 0 {
-			gone = gone.Where("expires_at <= now()")
+			// The current key stays, as a previous one; so do the newest
+			// previous ones, with it and the new key within MaxLiveKeys.
+			kept := tx.NewSelect().Model((*apiKeyRow)(nil)).Column("id").
+				Where("user_id = ?", id).Where("expires_at > now()").OrderExpr("id DESC").Limit(MaxLiveKeys - 2)
+			gone = gone.Where("expires_at IS NOT NULL").Where("id NOT IN (?)", kept)
 		}
 		if _, err := gone.Exec(ctx); err != nil {
 			return mapErr("delete keys", err, nil)
 		}
+		// Only the keys whose expiry changes: the current one, and any
+		// that would outlive the new overlap (a shorter API_KEY_OVERLAP).
 		if _, err := tx.NewUpdate().Model((*apiKeyRow)(nil)).
-			Set("expires_at = least(expires_at, now() + ? * interval '1 microsecond')", overlap.Microseconds()).
-			Where("user_id = ?", id).Exec(ctx); err != nil {
+			Set("expires_at = now() + ? * interval '1 microsecond'", overlap.Microseconds()).
+			Where("user_id = ?", id).
+			Where("expires_at IS NULL OR expires_at > now() + ? * interval '1 microsecond'", overlap.Microseconds()).
+			Exec(ctx); err != nil {
 			return mapErr("expire keys", err, nil)
 		}
 		err := tx.NewInsert().Model(&apiKeyRow{UserID: id, Hash: newHash}).
@@ -146,6 +161,19 @@ func (s *Users) RevokeKey(ctx context.Context, id int64, key string) error {
 	return nil
 }
 
+// lockCurrentKey is lockValidKey for the account's own changes: key must
+// be the current key, twitter.ErrSupersededKey when it is a previous one.
+func (s *Users) lockCurrentKey(ctx context.Context, tx bun.Tx, id int64, key string) error {
+	var current bool
+	if err := s.lockValidKey(ctx, tx, id, key, &current); err != nil {
+		return err
+	}
+	if !current {
+		return twitter.ErrSupersededKey
+	}
+	return nil
+}
+
 // lockValidKey locks user id's row, then checks that key is still one of its
 // valid keys, and reports in current (when not nil) whether it is the
 // current one. The key was valid when the request was authenticated; a
@@ -181,18 +209,18 @@ func (s *Users) lockValidKey(ctx context.Context, tx bun.Tx, id int64, key strin
 	return nil
 }
 
-// Delete removes user id; the foreign keys delete its keys and tweets.
-func (s *Users) Delete(ctx context.Context, id int64) error {
-	res, err := s.db.bun.NewDelete().Model((*userRow)(nil)).Where("id = ?", id).Exec(ctx)
-	if err != nil {
+// Delete removes user id, for the holder of its current key; the foreign
+// keys delete its keys and tweets.
+func (s *Users) Delete(ctx context.Context, id int64, key string) error {
+	err := s.db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.lockCurrentKey(ctx, tx, id, key); err != nil {
+			return err
+		}
+		_, err := tx.NewDelete().Model((*userRow)(nil)).Where("id = ?", id).Exec(ctx)
 		return mapErr("delete user", err, nil)
-	}
-	n, err := res.RowsAffected()
+	})
 	if err != nil {
-		return mapErr("delete user", err, nil)
-	}
-	if n == 0 {
-		return fmt.Errorf("delete user %d: %w", id, twitter.ErrNotFound)
+		return fmt.Errorf("delete user %d: %w", id, err)
 	}
 	return nil
 }

@@ -14,6 +14,11 @@ var (
 	// ErrUnknownAPIKey is the ErrUnauthorized of a key that belongs to nobody.
 	ErrUnknownAPIKey = fmt.Errorf("unknown API key: %w", ErrUnauthorized)
 	ErrForbidden     = errors.New("not allowed")
+	// ErrSupersededKey is the ErrForbidden of a previous API key, still in
+	// its overlap, asked to manage the account: only the current key
+	// rotates keys or deletes the account, so a key the owner rotated away
+	// (perhaps because it leaked) cannot take the account over.
+	ErrSupersededKey = fmt.Errorf("a superseded API key cannot manage the account: %w", ErrForbidden)
 	// ErrUnavailable means a dependency (the database) did not answer; the
 	// request may succeed if retried later.
 	ErrUnavailable = errors.New("service unavailable")

@@ -37,14 +37,17 @@ type UserService interface {
 	// or the key has expired.
 	ByAPIKey(ctx context.Context, key string) (User, error)
 	// RotateKey makes newHash the current key of user id, for the holder of
-	// key, one of its valid keys. Every other key of the user then stops
-	// working after overlap, or at once when overlap is 0. ErrUnknownAPIKey
-	// when key stopped being valid meanwhile.
+	// key, its current key. Every other key of the user then stops working
+	// after overlap, or at once when overlap is 0. ErrSupersededKey when key
+	// is a previous key, ErrUnknownAPIKey when it stopped being valid
+	// meanwhile.
 	RotateKey(ctx context.Context, id int64, key string, newHash []byte, overlap time.Duration) (KeyRotation, error)
 	// RevokeKey ends key, a previous key of user id, at once: ErrCurrentKey
 	// when it is the current one, ErrUnknownAPIKey when it is not valid.
 	RevokeKey(ctx context.Context, id int64, key string) error
-	// Delete removes user id with its keys and tweets; ErrNotFound when
-	// there is no such user.
-	Delete(ctx context.Context, id int64) error
+	// Delete removes user id with its keys and tweets, for the holder of
+	// key, its current key: ErrSupersededKey when key is a previous key,
+	// ErrUnknownAPIKey when it is not valid (the account deleted meanwhile
+	// included).
+	Delete(ctx context.Context, id int64, key string) error
 }
