@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -67,7 +67,8 @@ type creates struct {
 	queue   []*pendingCreate
 }
 
-// create queues a tweet and waits for the statement that inserts it.
+// create queues a tweet and waits for the statement that inserts it. Its
+// answer is the statement's: see "A create's answer" in docs/lists.md.
 func (c *creates) create(ctx context.Context, text string, author *int64) (twitter.Tweet, error) {
 	p := &pendingCreate{ctx: ctx, text: text, author: author, done: make(chan createResult, 1)}
 	c.mu.Lock()
@@ -81,10 +82,26 @@ func (c *creates) create(ctx context.Context, text string, author *int64) (twitt
 	case r := <-p.done:
 		return r.tweet, r.err
 	case <-ctx.Done():
-		// The batch may still insert it: like any request that ends
-		// after its statement was sent.
-		return twitter.Tweet{}, ctx.Err()
 	}
+	if c.withdraw(p) {
+		return twitter.Tweet{}, ctx.Err() // never sent: no row
+	}
+	// In a batch already: dropped before its statement (ctx.Err()), or
+	// sent, and then the statement's outcome is the answer.
+	r := <-p.done
+	return r.tweet, r.err
+}
+
+// withdraw takes p out of the queue and reports whether it was still there.
+func (c *creates) withdraw(p *pendingCreate) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := slices.Index(c.queue, p)
+	if i < 0 {
+		return false
+	}
+	c.queue = slices.Delete(c.queue, i, i+1)
+	return true
 }
 
 // loop inserts what has queued, batch after batch, until nothing waits.
@@ -104,8 +121,20 @@ func (c *creates) loop() {
 	}
 }
 
-// insert runs one statement for batch and answers every create in it.
+// insert runs one statement for batch, which it takes over, and answers
+// every create in it. A create whose request ended before the statement is
+// answered with its context's error and left out.
 func (c *creates) insert(batch []*pendingCreate) {
+	batch = slices.DeleteFunc(batch, func(p *pendingCreate) bool {
+		if err := p.ctx.Err(); err != nil {
+			p.done <- createResult{err: err}
+			return true
+		}
+		return false
+	})
+	if len(batch) == 0 {
+		return
+	}
 	ctx, cancel := batchContext(batch)
 	defer cancel()
 	tweets, err := c.db.insertTweets(ctx, batch)
@@ -132,21 +161,29 @@ func (c *creates) insert(batch []*pendingCreate) {
 	}
 }
 
-// batchContext ends when the last of the batch's requests would: the store
-// has no deadline of its own, and one request's end must not fail the
-// others'. Values (a trace) come from the first.
+// batchContext ends once every request of the batch has ended: one
+// request's end must not fail the others', and a statement nobody waits
+// for any more is cancelled on the server (cancelOnServer), so that it
+// commits nothing after its requests were told it failed. Values (a trace)
+// come from the first.
 func batchContext(batch []*pendingCreate) (context.Context, context.CancelFunc) {
-	var latest time.Time
-	for _, p := range batch {
-		d, ok := p.ctx.Deadline()
-		if !ok {
-			return context.WithCancel(context.WithoutCancel(batch[0].ctx))
-		}
-		if d.After(latest) {
-			latest = d
-		}
+	ctx, cancel := context.WithCancel(cancelOnServer(context.WithoutCancel(batch[0].ctx)))
+	left := atomic.Int64{}
+	left.Store(int64(len(batch)))
+	stops := make([]func() bool, len(batch))
+	for i, p := range batch {
+		stops[i] = context.AfterFunc(p.ctx, func() {
+			if left.Add(-1) == 0 {
+				cancel()
+			}
+		})
 	}
-	return context.WithDeadline(context.WithoutCancel(batch[0].ctx), latest)
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancel()
+	}
 }
 
 // insertTweets inserts batch in one statement and returns its tweets in

@@ -1,6 +1,11 @@
 package store
 
-import "github.com/uptrace/bun"
+import (
+	"context"
+	"slices"
+
+	"github.com/uptrace/bun"
+)
 
 // Bun is db's Bun handle, for the store's specs that work on the pool
 // itself: holding its connections, or writing behind the store's back on
@@ -15,4 +20,19 @@ var Statements = map[string]string{
 	"updateTweetSQL":       updateTweetSQL,
 	"tweetOwnerSQL":        tweetOwnerSQL,
 	"authenticateSQL":      authenticateSQL,
+}
+
+// InsertBatch runs one batch of anonymous creates, one a context, as the
+// queue would send them together, and returns each one's error.
+func (db *DB) InsertBatch(ctxs ...context.Context) []error {
+	batch := make([]*pendingCreate, len(ctxs))
+	for i, ctx := range ctxs {
+		batch[i] = &pendingCreate{ctx: ctx, text: "batched", done: make(chan createResult, 1)}
+	}
+	db.creates.insert(slices.Clone(batch)) // insert takes its batch over
+	errs := make([]error, len(batch))
+	for i, p := range batch {
+		errs[i] = (<-p.done).err
+	}
+	return errs
 }

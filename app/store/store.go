@@ -156,6 +156,7 @@ func Open(dsn string, opt Options) (*DB, error) {
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	cfg.StatementCacheCapacity = 32
 	cfg.DescriptionCacheCapacity = 0
+	cfg.BuildContextWatcherHandler = newCancelHandler // see cancel.go
 	if opt.TracerProvider != nil {
 		cfg.Tracer = newSQLTracer(opt.TracerProvider)
 	}

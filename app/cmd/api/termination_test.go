@@ -207,6 +207,49 @@ var _ = Describe("the termination contract", func() {
 		Expect(stored).To(Equal(created))
 	})
 
+	It("answers a create cut off by the end of the drain 503 only when it left no row", func(ctx SpecContext) {
+		const creates = 4
+		c := startChild("DATABASE_URL="+tdb.DSN, "RATE_LIMIT_ANONYMOUS_WRITES=0", "SHUTDOWN_DELAY=0", "SHUTDOWN_TIMEOUT=1s",
+			"REQUEST_TIMEOUT=30s")
+		By("creates waiting on tweet_order's lock, past the drain budget")
+		lock := tdb.HoldOrder(ctx)
+		statuses := make(chan int, creates)
+		for i := range creates {
+			go func() {
+				status := 0
+				resp, err := client.Post(c.base+"/tweets", "application/json", strings.NewReader(fmt.Sprintf(`{"text":"cut off %d"}`, i)))
+				if err == nil {
+					status = resp.StatusCode
+					resp.Body.Close()
+				}
+				statuses <- status
+			}()
+		}
+		Eventually(func() (int, error) { return tdb.ServiceLockWaits(ctx) }).WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).
+			Should(BeNumerically(">=", 1), "a create's statement waits on the lock")
+
+		Expect(c.cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
+		Eventually(c.exited).WithTimeout(10 * time.Second).Should(BeClosed())
+		Eventually(c.out).Should(gbytes.Say("drain budget spent"))
+		created := 0
+		for range creates {
+			var status int
+			Eventually(statuses).WithTimeout(5 * time.Second).Should(Receive(&status))
+			Expect(status).To(BeElementOf(http.StatusCreated, http.StatusServiceUnavailable, 0), "0: no answer before the exit")
+			if status == http.StatusCreated {
+				created++
+			}
+		}
+
+		By("the lock released after the process exited: nothing commits behind the 503s")
+		Expect(lock.Rollback(ctx)).To(Succeed())
+		Consistently(func() (int, error) {
+			var n int
+			err := tdb.QueryRow(ctx, "SELECT count(*) FROM tweets WHERE text LIKE 'cut off %'").Scan(&n)
+			return n, err
+		}).WithTimeout(time.Second).WithPolling(100 * time.Millisecond).Should(Equal(created))
+	})
+
 	It("exits at once on a second signal, without waiting for the delay", func() {
 		c := startChild("DATABASE_URL="+tdb.DSN, "SHUTDOWN_DELAY=5s", "SHUTDOWN_TIMEOUT=4s")
 		Expect(c.cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())

@@ -1,10 +1,12 @@
 package testdb
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	. "github.com/onsi/ginkgo/v2" //nolint:revive // Ginkgo's DSL reads best unqualified
 	. "github.com/onsi/gomega"    //nolint:revive
 
@@ -82,4 +84,16 @@ func (h *Handle) Proxied() (*Proxy, *store.DB) {
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(db.Close)
 	return proxy, db
+}
+
+// HoldOrder takes tweet_order's row lock, which every create waits for, in
+// a transaction the spec rolls back to let them go (or at its end).
+func (h *Handle) HoldOrder(ctx context.Context) pgx.Tx {
+	GinkgoHelper()
+	tx, err := h.Begin(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func(ctx context.Context) { _ = tx.Rollback(ctx) })
+	_, err = tx.Exec(ctx, "SELECT 1 FROM tweet_order FOR UPDATE")
+	Expect(err).NotTo(HaveOccurred())
+	return tx
 }
