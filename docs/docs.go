@@ -320,7 +320,7 @@ const docTemplate = `{
                 }
             },
             "post": {
-                "description": "With a valid X-API-Key the caller becomes the author; without one the tweet is anonymous and anyone may change it.",
+                "description": "With a valid X-API-Key the caller becomes the author; without one the tweet is anonymous and anyone may change it. With an Idempotency-Key, a retry of the same request (same body, and the same user when keyed) within 24 h gets the first answer and creates nothing.",
                 "consumes": [
                     "application/json"
                 ],
@@ -341,6 +341,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/TweetRequest"
                         }
+                    },
+                    {
+                        "type": "string",
+                        "description": "Makes retries safe: a unique value per create, such as a UUID, quoted or not (at most 255 printable ASCII characters)",
+                        "name": "Idempotency-Key",
+                        "in": "header"
                     }
                 ],
                 "responses": {
@@ -357,7 +363,7 @@ const docTemplate = `{
                         }
                     },
                     "400": {
-                        "description": "Malformed JSON",
+                        "description": "Malformed JSON or Idempotency-Key",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -374,6 +380,18 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "409": {
+                        "description": "The first request with this Idempotency-Key is still in progress",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "Seconds to wait before retrying"
+                            }
+                        }
+                    },
                     "413": {
                         "description": "Body over its limit (on any method)",
                         "schema": {
@@ -387,7 +405,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "Invalid text",
+                        "description": "Invalid text, or an Idempotency-Key sent before with another request",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -704,7 +722,7 @@ const docTemplate = `{
         },
         "/users": {
             "post": {
-                "description": "Returns the user with its API key. The key is shown only in this response and stored only as a SHA-256 hash.",
+                "description": "Returns the user with its API key. The key is shown only in this response and stored only as a SHA-256 hash. With an Idempotency-Key, a retry of the same request within 24 h gets the first answer, key included, and creates nothing; the answer is kept encrypted under the Idempotency-Key.",
                 "consumes": [
                     "application/json"
                 ],
@@ -725,6 +743,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/UserRequest"
                         }
+                    },
+                    {
+                        "type": "string",
+                        "description": "Makes retries safe: a unique value per sign-up, such as a UUID, quoted or not (at most 255 printable ASCII characters)",
+                        "name": "Idempotency-Key",
+                        "in": "header"
                     }
                 ],
                 "responses": {
@@ -745,7 +769,7 @@ const docTemplate = `{
                         }
                     },
                     "400": {
-                        "description": "Malformed JSON",
+                        "description": "Malformed JSON or Idempotency-Key",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -757,9 +781,15 @@ const docTemplate = `{
                         }
                     },
                     "409": {
-                        "description": "Username or email taken",
+                        "description": "Username or email taken, or the first request with this Idempotency-Key still in progress",
                         "schema": {
                             "$ref": "#/definitions/Problem"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "With an Idempotency-Key still in progress: seconds to wait before retrying"
+                            }
                         }
                     },
                     "413": {
@@ -775,7 +805,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "Invalid username or email",
+                        "description": "Invalid username or email, or an Idempotency-Key sent before with another request",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -874,7 +904,7 @@ const docTemplate = `{
                 }
             },
             "delete": {
-                "description": "Authenticated as user {id}. Deletes the account, all its API keys and all its tweets, at once and for good: the tweets are not kept as anonymous ones, which anyone could then change.",
+                "description": "Authenticated as user {id}, with its current key (a previous key still in its overlap gets 403). Deletes the account, all its API keys and all its tweets, at once and for good: the tweets are not kept as anonymous ones, which anyone could then change.",
                 "produces": [
                     "application/json",
                     "application/problem+json"
@@ -910,13 +940,7 @@ const docTemplate = `{
                         }
                     },
                     "403": {
-                        "description": "Another user's account",
-                        "schema": {
-                            "$ref": "#/definitions/Problem"
-                        }
-                    },
-                    "404": {
-                        "description": "Deleted meanwhile",
+                        "description": "Another user's account, or a previous key of this one",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -955,7 +979,7 @@ const docTemplate = `{
         },
         "/users/{id}/keys": {
             "post": {
-                "description": "Authenticated as user {id}, with any of its valid keys. The new key becomes the current one and is shown only in this response. The user's other keys keep working for the overlap (API_KEY_OVERLAP, 24 h by default; an earlier expiry is kept), or stop at once with \"previous_keys\": \"revoke\", for a key that leaked. The body may be left out.",
+                "description": "Authenticated as user {id}, with its current key: a previous key still in its overlap may read and write tweets, but gets 403 here. The new key becomes the current one and is shown only in this response. The user's other keys keep working for the overlap (API_KEY_OVERLAP, 24 h by default; an earlier expiry is kept), or stop at once with \"previous_keys\": \"revoke\", for a key that leaked. The body may be left out.",
                 "consumes": [
                     "application/json"
                 ],
@@ -1011,7 +1035,7 @@ const docTemplate = `{
                         }
                     },
                     "403": {
-                        "description": "Another user's account",
+                        "description": "Another user's account, or a previous key of this one",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }

@@ -358,6 +358,11 @@ func optionalUser(users authenticator) func(actorHandler) fiber.Handler {
 	return withUser(users, false)
 }
 
+// anonymous runs h without an actor, whatever X-API-Key holds.
+func anonymous(h actorHandler) fiber.Handler {
+	return func(c *fiber.Ctx) error { return h(c, nil) }
+}
+
 func withUser(users authenticator, required bool) func(actorHandler) fiber.Handler {
 	return func(h actorHandler) fiber.Handler {
 		return func(c *fiber.Ctx) error {

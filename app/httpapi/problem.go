@@ -96,6 +96,12 @@ func problemFor(err error) problem {
 	case errors.Is(err, twitter.ErrCurrentKey):
 		return newProblem(fiber.StatusConflict, "this is the account's current API key: replace it with "+
 			`POST /users/{id}/keys ("previous_keys": "revoke" ends it at once), or delete the account`)
+	case errors.Is(err, twitter.ErrIdempotencyKeyReused):
+		return newProblem(fiber.StatusUnprocessableEntity, "this Idempotency-Key was sent before with another request: "+
+			"a retry must repeat the method, path and body; a new request needs a new key",
+			fieldError{Field: headerIdempotencyKey, Message: "sent before with another request"})
+	case errors.Is(err, twitter.ErrIdempotencyKeyInUse):
+		return newProblem(fiber.StatusConflict, "a request with this Idempotency-Key is still in progress; retry after it answers")
 	case errors.Is(err, twitter.ErrSchemaBehind):
 		return newProblem(fiber.StatusServiceUnavailable,
 			"the database lacks migrations this version needs; it takes no traffic until they are applied")

@@ -11,9 +11,13 @@ import (
 func addRoutes(app *fiber.App, d Deps, bodies *bodyReader) {
 	// A handler that acts for a user (an actorHandler) is wrapped:
 	// requireUser(d.Users)(h) when the route needs an API key, maybeUser(h)
-	// when anonymous callers may use it too.
+	// when anonymous callers may use it too, anonymous(h) when it never
+	// acts for one.
 	maybeUser := optionalUser(d.Users)
 	needUser := requireUser(d.Users)
+	// once(h) answers the retries of a create sent with an Idempotency-Key
+	// with its first answer.
+	once := idempotent(d.Idempotency, d.Logger)
 	// A route that takes a JSON body reads it, within the body limit; no
 	// other route reads one.
 	jsonBody := bodies.json(d.MaxBodyBytes)
@@ -28,12 +32,12 @@ func addRoutes(app *fiber.App, d Deps, bodies *bodyReader) {
 	app.Get("/readyz", handleReadyz(d.Ready, d.Draining))
 
 	app.Get("/tweets", handleListTweets(d.Tweets))
-	app.Post("/tweets", anonymousWrites, jsonBody, maybeUser(handleCreateTweet(d.Tweets)))
+	app.Post("/tweets", anonymousWrites, jsonBody, maybeUser(once(handleCreateTweet(d.Tweets))))
 	app.Get("/tweets/:id", handleGetTweet(d.Tweets))
 	app.Patch("/tweets/:id", anonymousWrites, jsonBody, maybeUser(handleUpdateTweet(d.Tweets)))
 	app.Delete("/tweets/:id", anonymousWrites, maybeUser(handleDeleteTweet(d.Tweets)))
 
-	app.Post("/users", signups, jsonBody, handleCreateUser(d.Users))
+	app.Post("/users", signups, jsonBody, anonymous(once(handleCreateUser(d.Users))))
 	app.Get("/users/:id", handleGetUser(d.Users))
 	app.Get("/users/:id/tweets", handleListUserTweets(d.Tweets))
 	app.Delete("/users/:id", needUser(handleDeleteUser(d.Users)))

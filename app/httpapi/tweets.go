@@ -81,19 +81,22 @@ func sendPage(c *fiber.Ctx, page twitter.Page, p twitter.TweetPage) error {
 // handleCreateTweet creates a tweet.
 //
 //	@Summary		Create a tweet
-//	@Description	With a valid X-API-Key the caller becomes the author; without one the tweet is anonymous and anyone may change it.
+//	@Description	With a valid X-API-Key the caller becomes the author; without one the tweet is anonymous and anyone may change it. With an Idempotency-Key, a retry of the same request (same body, and the same user when keyed) within 24 h gets the first answer and creates nothing.
 //	@Tags			tweets
 //	@Accept			json
 //	@Produce		json,application/problem+json
-//	@Param			tweet	body		tweetRequest	true	"The tweet"
+//	@Param			tweet			body		tweetRequest	true	"The tweet"
+//	@Param			Idempotency-Key	header		string			false	"Makes retries safe: a unique value per create, such as a UUID, quoted or not (at most 255 printable ASCII characters)"
 //	@Security		Anonymous
 //	@Security		APIKey
 //	@Success		201		{object}	tweetResponse
 //	@Header			201		{string}	Location	"/tweets/{id}"
-//	@Failure		400		{object}	problem	"Malformed JSON"
+//	@Failure		400		{object}	problem	"Malformed JSON or Idempotency-Key"
 //	@Failure		401		{object}	problem	"Unknown API key"
+//	@Failure		409		{object}	problem	"The first request with this Idempotency-Key is still in progress"
+//	@Header			409		{string}	Retry-After	"Seconds to wait before retrying"
 //	@Failure		415		{object}	problem	"Not JSON"
-//	@Failure		422		{object}	problem	"Invalid text"
+//	@Failure		422		{object}	problem	"Invalid text, or an Idempotency-Key sent before with another request"
 //	@Failure		429		{object}	problem	"Too many writes without an API key from this client (RATE_LIMIT_ANONYMOUS_WRITES a RATE_WINDOW, per replica)"
 //	@Header			429		{string}	Retry-After	"Seconds until the client's window resets"
 //	@Router			/tweets [post]

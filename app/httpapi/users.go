@@ -12,23 +12,25 @@ import (
 // handleCreateUser registers a user and returns its API key, once.
 //
 //	@Summary		Create a user
-//	@Description	Returns the user with its API key. The key is shown only in this response and stored only as a SHA-256 hash.
+//	@Description	Returns the user with its API key. The key is shown only in this response and stored only as a SHA-256 hash. With an Idempotency-Key, a retry of the same request within 24 h gets the first answer, key included, and creates nothing; the answer is kept encrypted under the Idempotency-Key.
 //	@Tags			users
 //	@Accept			json
 //	@Produce		json,application/problem+json
-//	@Param			user	body		userRequest	true	"The new user"
+//	@Param			user			body		userRequest	true	"The new user"
+//	@Param			Idempotency-Key	header		string		false	"Makes retries safe: a unique value per sign-up, such as a UUID, quoted or not (at most 255 printable ASCII characters)"
 //	@Success		201		{object}	createdUserResponse
 //	@Header			201		{string}	Location		"/users/{id}"
 //	@Header			201		{string}	Cache-Control	"no-store: the response holds the only copy of the API key"
-//	@Failure		400		{object}	problem	"Malformed JSON"
-//	@Failure		409		{object}	problem	"Username or email taken"
+//	@Failure		400		{object}	problem	"Malformed JSON or Idempotency-Key"
+//	@Failure		409		{object}	problem	"Username or email taken, or the first request with this Idempotency-Key still in progress"
+//	@Header			409		{string}	Retry-After	"With an Idempotency-Key still in progress: seconds to wait before retrying"
 //	@Failure		415		{object}	problem	"Not JSON"
-//	@Failure		422		{object}	problem	"Invalid username or email"
+//	@Failure		422		{object}	problem	"Invalid username or email, or an Idempotency-Key sent before with another request"
 //	@Failure		429		{object}	problem	"Too many sign-ups from this client (RATE_LIMIT_SIGNUPS a RATE_WINDOW, per replica)"
 //	@Header			429		{string}	Retry-After	"Seconds until the client's window resets"
 //	@Router			/users [post]
-func handleCreateUser(users twitter.UserService) fiber.Handler {
-	return func(c *fiber.Ctx) error {
+func handleCreateUser(users twitter.UserService) actorHandler {
+	return func(c *fiber.Ctx, _ *twitter.User) error {
 		// The response holds the only copy of the API key: no cache may keep it.
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		var req userRequest

@@ -44,6 +44,20 @@ func (db *DB) AssignPositions(ctx context.Context) (int64, error) {
 // SweepPositions runs AssignPositions every interval until ctx ends,
 // reporting each failure to onErr.
 func (db *DB) SweepPositions(ctx context.Context, interval time.Duration, onErr func(error)) {
+	every(ctx, interval, func(ctx context.Context) error {
+		_, err := db.AssignPositions(ctx)
+		return err
+	}, onErr)
+}
+
+// SweepIdempotencyKeys runs DeleteExpiredIdempotencyKeys every interval
+// until ctx ends, reporting each failure to onErr.
+func (db *DB) SweepIdempotencyKeys(ctx context.Context, interval time.Duration, onErr func(error)) {
+	every(ctx, interval, db.DeleteExpiredIdempotencyKeys, onErr)
+}
+
+// every runs run every interval until ctx ends, reporting each failure.
+func every(ctx context.Context, interval time.Duration, run func(context.Context) error, onErr func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -52,7 +66,7 @@ func (db *DB) SweepPositions(ctx context.Context, interval time.Duration, onErr 
 			return
 		case <-t.C:
 		}
-		if _, err := db.AssignPositions(ctx); err != nil && ctx.Err() == nil {
+		if err := run(ctx); err != nil && ctx.Err() == nil {
 			onErr(err)
 		}
 	}

@@ -200,7 +200,7 @@ func (db *DB) StatsCollector(name string) prometheus.Collector {
 
 // Services returns every domain service over db.
 func (db *DB) Services() twitter.Services {
-	return twitter.Services{Tweets: NewTweets(db), Users: NewUsers(db)}
+	return twitter.Services{Tweets: NewTweets(db), Users: NewUsers(db), Idempotency: NewIdempotency(db)}
 }
 
 // Ping checks that the database answers.

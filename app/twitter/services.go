@@ -9,8 +9,9 @@ import (
 // store implements them over PostgreSQL (store's DB.Services). A new
 // resource adds its interface below and a field here.
 type Services struct {
-	Tweets TweetService
-	Users  UserService
+	Tweets      TweetService
+	Users       UserService
+	Idempotency IdempotencyService
 }
 
 // TweetService stores tweets. Changes take the acting user, nil when

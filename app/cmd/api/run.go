@@ -175,6 +175,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	go db.SweepPositions(work, time.Second, func(err error) {
 		log.Warn("numbering unlisted tweets failed; retrying in a second", "error", err.Error())
 	})
+	go db.SweepIdempotencyKeys(work, time.Minute, func(err error) {
+		log.Warn("deleting expired idempotency keys failed; retrying in a minute", "error", err.Error())
+	})
 	log.Info("serving", "addr", ln.Addr().String(), "version", version)
 
 	select {
