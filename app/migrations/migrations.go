@@ -36,10 +36,11 @@ const (
 
 // Migrator applies and rolls back the embedded migrations.
 type Migrator struct {
-	db   *bun.DB
-	fsys fs.FS // the migration files, read for what a rollback drops
-	m    *migrate.Migrator
-	opts Options
+	db         *bun.DB
+	fsys       fs.FS // the migration files, read for what a rollback drops
+	migrations *migrate.Migrations
+	m          *migrate.Migrator
+	opts       Options
 
 	// The backend running the current migration, and the last lock it was
 	// seen waiting for, so a lock timeout can say what it waited for.
@@ -110,6 +111,7 @@ func New(db *bun.DB, opts ...Options) (*Migrator, error) {
 	if mg.opts.StatementTimeout <= 0 {
 		mg.opts.StatementTimeout = DefaultStatementTimeout
 	}
+	mg.migrations = ms
 	mg.m = migrate.NewMigrator(db, ms,
 		migrate.WithTableName(table),
 		migrate.WithLocksTableName(locksTable),
@@ -370,40 +372,31 @@ func StripComments(sql string) string {
 	return strings.Join(lines, "\n")
 }
 
-// Status lists every known migration, oldest first.
+// Status lists every known migration, oldest first. It only reads: it
+// takes no lock and creates nothing, so on a database never migrated every
+// migration is pending.
 func (m *Migrator) Status(ctx context.Context) ([]Status, error) {
-	var out []Status
-	err := m.locked(ctx, func() error {
-		ms, err := m.m.MigrationsWithStatus(ctx)
-		if err != nil {
-			return err
-		}
-		for _, mig := range ms {
-			out = append(out, Status{
-				Name: fullName(mig), Applied: mig.IsApplied(),
-				GroupID: mig.GroupID, AppliedAt: mig.MigratedAt,
-			})
-		}
-		return nil
-	})
+	ms, err := m.withStatus(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("migrate status: %w", err)
+	}
+	out := make([]Status, 0, len(ms))
+	for _, mig := range ms {
+		out = append(out, Status{
+			Name: fullName(mig), Applied: mig.IsApplied(),
+			GroupID: mig.GroupID, AppliedAt: mig.MigratedAt,
+		})
 	}
 	return out, nil
 }
 
-// Pending lists the embedded migrations the database has not applied,
-// oldest first. It reads the migrations table once, without the advisory
-// lock, so it is cheap enough for a readiness check and never waits for a
-// migration in progress (whose record commits with it). A database that was
-// never migrated has no such table: everything is pending.
+// Pending lists the migrations the database has not applied, oldest
+// first. Like Status it only reads, so it is cheap enough for a readiness
+// check and never waits for a migration in progress (whose record commits
+// with it).
 func (m *Migrator) Pending(ctx context.Context) ([]string, error) {
-	ms, err := m.m.MigrationsWithStatus(ctx)
+	ms, err := m.withStatus(ctx)
 	if err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
-			return Names()
-		}
 		return nil, fmt.Errorf("migrate pending: %w", err)
 	}
 	var pending []string
@@ -413,6 +406,17 @@ func (m *Migrator) Pending(ctx context.Context) ([]string, error) {
 		}
 	}
 	return pending, nil
+}
+
+// withStatus reads the migrations table once, without the advisory lock.
+// A database that was never migrated has no such table: nothing is applied.
+func (m *Migrator) withStatus(ctx context.Context) (migrate.MigrationSlice, error) {
+	ms, err := m.m.MigrationsWithStatus(ctx)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+		return m.migrations.Sorted(), nil
+	}
+	return ms, err
 }
 
 // locked runs fn while holding the advisory lock on one pooled connection.

@@ -138,6 +138,9 @@ var _ = Describe("Migrator", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(st).To(HaveLen(len(all)))
 		Expect(st[0].Applied).To(BeFalse())
+		var made bool
+		Expect(own.QueryRow(ctx, "SELECT to_regclass('bun_migrations') IS NOT NULL").Scan(&made)).To(Succeed())
+		Expect(made).To(BeFalse(), "status only reads: it creates no migration table")
 
 		Expect(m.Up(ctx)).To(HaveLen(len(all)))
 		st, err = m.Status(ctx)

@@ -19,12 +19,10 @@ import (
 // A position must be final once visible, so a create draws it under
 // tweet_order's row lock, held until its transaction commits (see the
 // migration tweets_positions): commits that give positions are serialized.
-// Numbering after each create's commit instead (tweets_assign_positions,
-// one shared run at a time) wrote every tweet twice, an insert and an
-// update of an indexed column, and make bench measured POST at 0.55x the
-// floor (p99 4x). So concurrent creates wait in one queue, and one
-// statement inserts all that waited, positions and all: one write and one
-// commit for many tweets. Alone, a create is one statement, as before.
+// So concurrent creates wait in one queue, and one statement inserts all
+// that waited, positions and all: one write and one commit for many tweets.
+// Alone, a create is one statement. Why not number after commit:
+// docs/lists.md, "Why this design".
 
 // maxBatch bounds the tweets one statement inserts.
 const maxBatch = 256
@@ -59,8 +57,8 @@ type createResult struct {
 	err   error
 }
 
-// creates is the queue of one pool: one batch in flight at a time.
-type creates struct {
+// createQueue is the queue of creates of one pool: one batch in flight at a time.
+type createQueue struct {
 	db      *DB
 	mu      sync.Mutex
 	running bool
@@ -69,7 +67,7 @@ type creates struct {
 
 // create queues a tweet and waits for the statement that inserts it. Its
 // answer is the statement's: see "A create's answer" in docs/lists.md.
-func (c *creates) create(ctx context.Context, text string, author *int64) (twitter.Tweet, error) {
+func (c *createQueue) create(ctx context.Context, text string, author *int64) (twitter.Tweet, error) {
 	p := &pendingCreate{ctx: ctx, text: text, author: author, done: make(chan createResult, 1)}
 	c.mu.Lock()
 	c.queue = append(c.queue, p)
@@ -93,7 +91,7 @@ func (c *creates) create(ctx context.Context, text string, author *int64) (twitt
 }
 
 // withdraw takes p out of the queue and reports whether it was still there.
-func (c *creates) withdraw(p *pendingCreate) bool {
+func (c *createQueue) withdraw(p *pendingCreate) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	i := slices.Index(c.queue, p)
@@ -105,7 +103,7 @@ func (c *creates) withdraw(p *pendingCreate) bool {
 }
 
 // loop inserts what has queued, batch after batch, until nothing waits.
-func (c *creates) loop() {
+func (c *createQueue) loop() {
 	for {
 		c.mu.Lock()
 		n := min(len(c.queue), maxBatch)
@@ -124,7 +122,7 @@ func (c *creates) loop() {
 // insert runs one statement for batch, which it takes over, and answers
 // every create in it. A create whose request ended before the statement is
 // answered with its context's error and left out.
-func (c *creates) insert(batch []*pendingCreate) {
+func (c *createQueue) insert(batch []*pendingCreate) {
 	batch = slices.DeleteFunc(batch, func(p *pendingCreate) bool {
 		if err := p.ctx.Err(); err != nil {
 			p.done <- createResult{err: err}
@@ -194,7 +192,7 @@ func (db *DB) insertTweets(ctx context.Context, batch []*pendingCreate) ([]twitt
 	for i, p := range batch {
 		texts[i], authors[i] = p.text, p.author
 	}
-	tweets, positions, err := db.listPage(ctx, insertTweetsSQL, false,
+	tweets, positions, err := db.queryTweets(ctx, insertTweetsSQL, false,
 		make([]twitter.Tweet, 0, len(batch)), texts, authors, len(batch))
 	if err != nil {
 		return nil, err

@@ -29,7 +29,7 @@ func (db *DB) InsertBatch(ctxs ...context.Context) []error {
 	for i, ctx := range ctxs {
 		batch[i] = &pendingCreate{ctx: ctx, text: "batched", done: make(chan createResult, 1)}
 	}
-	db.creates.insert(slices.Clone(batch)) // insert takes its batch over
+	db.createQueue.insert(slices.Clone(batch)) // insert takes its batch over
 	errs := make([]error, len(batch))
 	for i, p := range batch {
 		errs[i] = (<-p.done).err

@@ -1,90 +1,28 @@
 // Package store keeps tweets and users in PostgreSQL through Bun on the pgx
-// driver. It is the only package that knows SQL; it speaks domain types and
-// turns database errors into the domain's errors.
+// driver. It is the only package that knows SQL: it speaks the domain's
+// types and turns database errors into the domain's errors (errors.go).
 //
-// Bun builds the statements on users and their keys from the models in
-// models.go, and runs createUserSQL, written out because it inserts both
-// rows in one statement; they run now and then. The statements on tweets
-// and authentication, which most requests run, are constant texts with $n
-// parameters instead, prepared once per connection for the reasons below;
-// their rows are read on the pgx connection itself (scanRow, listPage).
+// What a caller relies on:
+//   - Lists are in position order, and a position a page has shown is
+//     final: every tweet that becomes visible later has a higher one. A
+//     cursor carries its position, so following it forward sees every
+//     tweet exactly once, even when the tweet it came from is deleted.
+//   - Create returns once its tweet has its position, so its author's next
+//     list shows it; concurrent creates share one statement (creates.go).
+//     Tweets inserted without a position (by the previous version, or by
+//     hand) are listed once the sweep numbers them, within about a second
+//     (positions.go).
+//   - Positions, their high-water mark and the cursor key are rows, so
+//     lists and cursors stay right on a restored, promoted or cut-over
+//     database.
+//   - Open does not connect; queries run under the caller's context, with
+//     no deadline of their own.
 //
-// # Query mode
-//
-// Bun interpolates every value into the SQL text, so almost every statement
-// it writes is a text the server has never seen: a new id is a new text.
-// pgx's default mode (cache_statement) prepares each distinct text, which
-// costs an extra round trip per new text, fills a 512-entry cache per
-// connection and then deallocates one statement for each new one.
-//
-// So the pool's default is the exec mode: one round trip a statement
-// (Parse, Bind, Describe, Execute, Sync sent together, on the unnamed
-// statement), nothing cached. Measured with `make bench`, it and the simple
-// protocol were within noise of each other and far ahead of cache_statement
-// on random ids; exec keeps the extended protocol, which never runs one
-// string as several statements.
-//
-// Even in one round trip, a statement PostgreSQL has not prepared is parsed
-// and planned on every call, and for a lookup by key planning costs more
-// than executing (EXPLAIN ANALYZE: about 0.1 ms against 0.05 ms). The hot
-// statements are therefore constant texts run through prepared: pgx
-// prepares each once per connection and afterwards sends only Bind and
-// Execute, and PostgreSQL reuses the plan. The few texts fit a small cache.
-//
-// # Pool
-//
-// Idle equals open by default, so a burst never closes connections that the
-// next burst must reopen (a new PostgreSQL backend each time). Connections
-// are recycled after a jittered lifetime, so a pool opened at once does not
-// reconnect at once.
-//
-// # List order
-//
-// Lists are in position order: tweets.position, drawn under the row lock of
-// tweet_order, which the drawing transaction holds until it commits, above
-// every position given before (migration tweets_positions). Positions
-// therefore become visible in increasing order: a position a page has shown
-// is final, and every later one is higher, so a cursor that only moves
-// forward sees every tweet exactly once, with no horizon to wait for. A
-// create inserts its tweet with its position (creates.go), so its author's
-// next list shows it; tweets inserted without one (by the previous version
-// during a rolling update, or by hand) are numbered by a sweep every second
-// (positions.go). A cursor carries its position (positions.go), so deleting
-// or changing the tweet it came from moves nothing.
-//
-// Positions are data: pg_dump and logical replication carry them, the
-// high-water mark (tweet_order) and the cursor key, so lists and cursors
-// stay right on a restored, promoted or cut-over database.
-//
-// # Why this design
-//
-// Weighed against the alternatives:
-//   - Renormalising foreign transaction ids at start or migrate keeps the
-//     xid scheme's costs (a horizon computed from pg_stat_activity on every
-//     page, 0.65x a plain join in pgbench, lists lagging behind any long
-//     transaction) and must detect a restore reliably; a missed one hides
-//     tweets.
-//   - A simpler horizon (pg_snapshot_xmin) is faster but still ties the
-//     order to one cluster's counter, the very failure to fix.
-//   - Numbering after commit (each create inserts without a position, then
-//     one shared run numbers what has committed) is the simplest, and was
-//     built first; but it writes each tweet twice, and make bench measured
-//     POST at 0.55x the floor, p99 4x. It remains for the sweep.
-//   - Drawing the position in the inserting transaction serializes the
-//     commits that give positions; batching concurrent creates into one
-//     statement (creates.go) makes that one commit for many tweets, which
-//     is what the shipped design does.
-//
-// A sequence would do as the counter, but logical replication does not
-// carry sequences; tweet_order's row is replicated and dumped like any
-// other, and both the insert and the sweep also start above max(position),
-// for a cutover that did not carry it.
-//
-// Each statement is a constant text, prepared once per connection; a page
-// is one index range scan on position or (user_id, position). after_id,
-// deprecated, finds its position from the nearest id at or below it in an
-// init-plan, and leads the page with that position, so that an empty
-// page still has a cursor to give.
+// The hot statements (tweets, authentication) are constant texts prepared
+// once per connection and read on the pgx connection (scanRow,
+// queryTweets); Bun's statements (users) run in one round trip with
+// nothing cached. Why, with what was measured: docs/performance.md. The
+// order's design and the alternatives weighed: docs/lists.md.
 package store
 
 import (
@@ -129,10 +67,10 @@ type Options struct {
 // DB is the pool of connections to PostgreSQL under every store. Bun stays
 // inside the package: what another package needs of the pool is a method.
 type DB struct {
-	bun     *bun.DB
-	creates *creates
-	keyMu   sync.Mutex
-	key     atomic.Pointer[[]byte] // the cursor key, once loaded
+	bun         *bun.DB
+	createQueue *createQueue
+	keyMu       sync.Mutex
+	key         atomic.Pointer[[]byte] // the cursor key, once loaded
 }
 
 // expiresKey holds a connection's jittered end of life in its CustomData.
@@ -151,8 +89,8 @@ func Open(dsn string, opt Options) (*DB, error) {
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = "twitter-api"
 	}
-	// See the package comment: Bun's statements in one round trip with
-	// nothing cached, the hot constant texts prepared once per connection.
+	// Bun's statements in one round trip with nothing cached, the hot
+	// constant texts prepared once per connection (docs/performance.md).
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	cfg.StatementCacheCapacity = 32
 	cfg.DescriptionCacheCapacity = 0
@@ -183,7 +121,7 @@ func Open(dsn string, opt Options) (*DB, error) {
 	sqldb.SetMaxIdleConns(min(opt.MaxIdleConns, opt.MaxOpenConns))
 	sqldb.SetConnMaxIdleTime(opt.ConnMaxIdleTime)
 	db := &DB{bun: bun.NewDB(sqldb, pgdialect.New())}
-	db.creates = &creates{db: db}
+	db.createQueue = &createQueue{db: db}
 	return db, nil
 }
 
@@ -228,7 +166,7 @@ func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 // scanRow runs query, a constant text, on the pool's pgx connection and
 // scans its one row into dest; no row is sql.ErrNoRows, as from queryRow.
 // pgx decodes each column straight into its typed destination, where
-// database/sql's Scan goes through driver.Value (see listPage).
+// database/sql's Scan goes through driver.Value (see queryTweets).
 func (db *DB) scanRow(ctx context.Context, query string, args []any, dest ...any) error {
 	conn, err := db.bun.DB.Conn(ctx)
 	if err != nil {

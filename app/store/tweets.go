@@ -82,7 +82,7 @@ func (r *tweetRow) tweet() twitter.Tweet {
 // Create stores a tweet by author (nil for anonymous) and returns it, with
 // its position: the author's next list shows it (see creates.go).
 func (s *Tweets) Create(ctx context.Context, text string, author *twitter.User) (twitter.Tweet, error) {
-	return s.db.creates.create(ctx, text, actorID(author))
+	return s.db.createQueue.create(ctx, text, actorID(author))
 }
 
 // Get returns the tweet with id.
@@ -118,7 +118,7 @@ func (s *Tweets) ListByUser(ctx context.Context, userID int64, page twitter.Page
 	return p, nil
 }
 
-// Lists are in position order: see "List order" in the package comment.
+// Lists are in position order: see docs/lists.md.
 
 // listColumns are tweetColumns and the position the next cursor is made of.
 var listColumns = tweetColumns + `, t.position`
@@ -184,7 +184,7 @@ func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) (tw
 	if userID != nil {
 		args = append(args, *userID)
 	}
-	list, last, err := s.db.listPage(ctx, query, byID, make([]twitter.Tweet, 0, page.Limit+1), args...)
+	list, last, err := s.db.queryTweets(ctx, query, byID, make([]twitter.Tweet, 0, page.Limit+1), args...)
 	if err != nil {
 		return twitter.TweetPage{}, mapErr("select tweets", err, nil)
 	}
@@ -201,17 +201,15 @@ func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) (tw
 	return p, nil
 }
 
-// listPage runs a list statement and appends its tweets to dst. positions
-// holds each tweet's position; led says the statement leads with the
-// start's position (listAfterIDSQL), which is then positions' only element
-// for an empty page.
-//
-// A page of up to 200 tweets is the heaviest read the API serves, and
-// database/sql's Scan converted every column through reflection: 35% of the
-// API's CPU on 100-row pages under make bench (PROFILE=1). So the page is
-// read on the pool's pgx connection directly, which decodes each column
-// into its typed destination.
-func (db *DB) listPage(ctx context.Context, query string, led bool, dst []twitter.Tweet, args ...any) (_ []twitter.Tweet, positions []int64, err error) {
+// queryTweets runs a statement that returns tweets with their positions (a
+// list page, or the INSERT … RETURNING of a batch of creates) and appends
+// its tweets to dst; positions holds each one's position. leadsWithStart
+// says the statement leads with the start's position (listAfterIDSQL),
+// which is then positions' only element for an empty page. It reads on the
+// pool's pgx connection, which decodes each column into its typed
+// destination: database/sql's Scan, through reflection, was the largest
+// CPU cost of a list page (docs/performance.md).
+func (db *DB) queryTweets(ctx context.Context, query string, leadsWithStart bool, dst []twitter.Tweet, args ...any) (_ []twitter.Tweet, positions []int64, err error) {
 	conn, err := db.bun.DB.Conn(ctx)
 	if err != nil {
 		return dst, nil, err
@@ -225,13 +223,13 @@ func (db *DB) listPage(ctx context.Context, query string, led bool, dst []twitte
 		}
 		defer rows.Close()
 		// One set of destinations for every row: each Scan writes every
-		// column. The start's row of an empty page (led) is all NULL.
+		// column. The start's row of an empty page (leadsWithStart) is all NULL.
 		var (
 			r          tweetRow
 			pos, start pgtype.Int8
 		)
 		dest := append(r.dest(), &pos)
-		if led {
+		if leadsWithStart {
 			dest = append([]any{&start}, dest...)
 		}
 		for rows.Next() {
@@ -245,7 +243,7 @@ func (db *DB) listPage(ctx context.Context, query string, led bool, dst []twitte
 			dst = append(dst, t)
 			positions = append(positions, pos.Int64)
 		}
-		if led && len(positions) == 0 {
+		if leadsWithStart && len(positions) == 0 {
 			positions = append(positions, start.Int64)
 		}
 		return rows.Err()
