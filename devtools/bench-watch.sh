@@ -11,11 +11,12 @@ edits=(app/twitter/twitter.go app/httpapi/health.go)
 log=$(mktemp)
 for f in "${edits[@]}"; do cp "$f" "$f.bench-watch"; done
 watch_pid=
-# Stopping the test stack ends the watch (as Ctrl-C would); test.sh then
-# tears down the rest.
+# Stopping the watch's container ends the watch (as Ctrl-C would); test.sh
+# then tears down the rest.
 stop_watch() {
 	[[ -n "$watch_pid" ]] || return 0
-	docker compose -p "${PROJECT:-twitter-api}-test" -f compose.test.yml down --timeout 5 >/dev/null 2>&1 || true
+	docker ps -q --filter "label=com.docker.compose.project=${PROJECT:-twitter-api}-test" \
+		--filter label=com.docker.compose.oneoff=True | xargs -r docker stop -t 5 >/dev/null 2>&1 || true
 	wait "$watch_pid" 2>/dev/null || true
 	watch_pid=
 }
@@ -43,8 +44,11 @@ edit() { printf '\nvar benchWatchEdit%s = %d\n' "${EPOCHREALTIME/[.,]/}" "$2" >>
 
 bash devtools/test.sh bash devtools/watch-run.sh >"$log" 2>&1 &
 watch_pid=$!
-for _ in $(seq 1800); do grep -q '^Watching [0-9]* suites' "$log" && break; sleep 0.1; done
-grep -q '^Watching [0-9]* suites' "$log" || { tail -n 40 "$log" >&2; exit 1; }
+# (After the test image is built, if it must be.)
+until grep -q '^Watching [0-9]* suites' "$log"; do
+	kill -0 "$watch_pid" 2>/dev/null || { tail -n 40 "$log" >&2; exit 1; }
+	sleep 0.2
+done
 
 # A first edit of each warms the compiled suites.
 for f in "${edits[@]}"; do n=$(wc -l <"$log"); edit "$f" 0; next_result "$n" >/dev/null; done
