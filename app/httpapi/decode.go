@@ -43,10 +43,13 @@ func encodeJSON(v any) ([]byte, error) { return json.Marshal(v, encodeOptions) }
 // decodeJSONValue is Fiber's JSONDecoder, for completeness: handlers use decodeJSON.
 func decodeJSONValue(data []byte, v any) error { return json.Unmarshal(data, v, decodeOptions) }
 
-// Bounds on what a problem document repeats of a body.
+// Bounds on what a problem document repeats of a request.
 const (
 	maxNamedMembers = 5  // unknown members named; the rest are counted
-	maxNameBytes    = 64 // of each name repeated
+	maxNameBytes    = 64 // of each member name repeated
+	// maxEchoBytes bounds each query or path value a detail quotes: the
+	// problem costs no more than the request, whatever its length.
+	maxEchoBytes = maxNameBytes
 )
 
 // decodeJSON decodes the request body, a single JSON object, into dst, a

@@ -203,3 +203,21 @@ var _ = Describe("hostile requests", func() {
 		}
 	})
 })
+
+var _ = Describe("echoed values in problem details", func() {
+	long := strings.Repeat("9x", 2000) // 4 KB, not a number
+	DescribeTable("are clipped to 64 bytes, so a refusal costs no more than the request",
+		func(target, name string) {
+			r := req(http.MethodGet, target).on(app)
+			p := expectProblem(r, http.StatusBadRequest)
+			detail := p["detail"].(string)
+			Expect(detail).To(ContainSubstring(name))
+			Expect(detail).To(ContainSubstring(long[:64] + "…"))
+			Expect(detail).NotTo(ContainSubstring(long[:65]))
+			Expect(len(r.body)).To(BeNumerically("<", 1024), "%s", r.body)
+		},
+		Entry("?limit=", "/tweets?limit="+long, "limit"),
+		Entry("?after_id=", "/tweets?after_id="+long, "after_id"),
+		Entry("a path id", "/tweets/"+long, "id"),
+	)
+})

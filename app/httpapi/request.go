@@ -15,7 +15,7 @@ func pathID(c *fiber.Ctx, name string) (int64, error) {
 	raw := c.Params(name)
 	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || id < 1 {
-		return 0, badRequest(fmt.Sprintf("%s must be a positive integer below 2^63, got %q", name, raw),
+		return 0, badRequest(fmt.Sprintf("%s must be a positive integer below 2^63, got %q", name, clip(raw, maxEchoBytes)),
 			fieldError{Field: name, Message: "must be a positive integer"})
 	}
 	return id, nil
@@ -31,7 +31,7 @@ func pageParams(c *fiber.Ctx) (twitter.Page, error) {
 		n, err := strconv.ParseInt(raw, 10, 64)
 		switch {
 		case err != nil && !errors.Is(err, strconv.ErrRange):
-			return page, badRequest(fmt.Sprintf("limit must be an integer, got %q", raw),
+			return page, badRequest(fmt.Sprintf("limit must be an integer, got %q", clip(raw, maxEchoBytes)),
 				fieldError{Field: "limit", Message: "must be an integer"})
 		case err != nil || n < 1 || n > twitter.MaxPageLimit:
 			verr.Add("limit", fmt.Sprintf("must be between 1 and %d", twitter.MaxPageLimit))
@@ -43,7 +43,7 @@ func pageParams(c *fiber.Ctx) (twitter.Page, error) {
 		n, err := strconv.ParseInt(raw, 10, 64)
 		switch {
 		case err != nil && !errors.Is(err, strconv.ErrRange):
-			return page, badRequest(fmt.Sprintf("after_id must be an integer, got %q", raw),
+			return page, badRequest(fmt.Sprintf("after_id must be an integer, got %q", clip(raw, maxEchoBytes)),
 				fieldError{Field: "after_id", Message: "must be an integer"})
 		case err != nil || n < 0:
 			verr.Add("after_id", "must be between 0 and 2^63-1")
