@@ -27,7 +27,7 @@ trap stop EXIT
 # shellcheck disable=SC2086
 # The load is one client's: rate limits off, as for the floor.
 # Its admin port (pprof) on 127.0.0.1:6060: PROFILE=1 profiles each API round.
-env PORT=5300 ADMIN_ADDR=127.0.0.1:6060 RATE_LIMIT_SIGNUPS=0 RATE_LIMIT_ANONYMOUS_WRITES=0 ${API_ENV:-} /tmp/bench/api serve >/tmp/bench/api.log 2>&1 &
+env PORT=5300 ADMIN_ADDR=127.0.0.1:6060 RATE_LIMIT_SIGNUPS=0 RATE_LIMIT_ANONYMOUS_WRITES=0 RATE_LIMIT_KEYED_WRITES=0 RATE_LIMIT_ACCOUNT=0 ${API_ENV:-} /tmp/bench/api serve >/tmp/bench/api.log 2>&1 &
 pids+=($!)
 # The floor gets the API's pool size, unless FLOOR_CONNS says otherwise.
 # FLOOR_LIST=plain: the floor's list in plain id order without authors.

@@ -411,7 +411,7 @@ const docTemplate = `{
                         }
                     },
                     "429": {
-                        "description": "Too many writes without an API key from this client (RATE_LIMIT_ANONYMOUS_WRITES a RATE_WINDOW, per replica)",
+                        "description": "Too many writes without an API key from this client, or with one by this user (RATE_LIMIT_ANONYMOUS_WRITES, RATE_LIMIT_KEYED_WRITES a RATE_WINDOW, per replica)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         },
@@ -569,7 +569,7 @@ const docTemplate = `{
                         }
                     },
                     "429": {
-                        "description": "Too many writes without an API key from this client (RATE_LIMIT_ANONYMOUS_WRITES a RATE_WINDOW, per replica)",
+                        "description": "Too many writes without an API key from this client, or with one by this user (RATE_LIMIT_ANONYMOUS_WRITES, RATE_LIMIT_KEYED_WRITES a RATE_WINDOW, per replica)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         },
@@ -688,7 +688,7 @@ const docTemplate = `{
                         }
                     },
                     "429": {
-                        "description": "Too many writes without an API key from this client (RATE_LIMIT_ANONYMOUS_WRITES a RATE_WINDOW, per replica)",
+                        "description": "Too many writes without an API key from this client, or with one by this user (RATE_LIMIT_ANONYMOUS_WRITES, RATE_LIMIT_KEYED_WRITES a RATE_WINDOW, per replica)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         },
@@ -957,6 +957,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "429": {
+                        "description": "Too many key rotations, revocations and account deletions by this user (RATE_LIMIT_ACCOUNT a RATE_WINDOW, per replica)",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "431": {
                         "description": "Request line and headers too large",
                         "schema": {
@@ -1064,6 +1070,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/Problem"
                         }
                     },
+                    "429": {
+                        "description": "Too many key rotations, revocations and account deletions by this user (RATE_LIMIT_ACCOUNT a RATE_WINDOW, per replica)",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
                     "431": {
                         "description": "Request line and headers too large",
                         "schema": {
@@ -1141,6 +1153,12 @@ const docTemplate = `{
                     },
                     "413": {
                         "description": "Body over its limit (on any method)",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "429": {
+                        "description": "Too many key rotations, revocations and account deletions by this user (RATE_LIMIT_ACCOUNT a RATE_WINDOW, per replica)",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }

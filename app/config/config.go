@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/twitter-api/twitter-api/app/httpapi"
 )
 
 // Config holds every setting; see .env.example for their meaning.
@@ -31,6 +34,13 @@ type Config struct {
 	HTTPReadTimeout  time.Duration
 	HTTPWriteTimeout time.Duration
 	HTTPIdleTimeout  time.Duration
+	// MaxConns and MaxConnsPerIP bound the connections served at once, in
+	// all and from one address (0: no per-address bound).
+	MaxConns      int
+	MaxConnsPerIP int
+	// TrustedProxies are the proxies (CIDRs) whose X-Forwarded-For names
+	// the client and whose traceparent is continued; none by default.
+	TrustedProxies []netip.Prefix
 	// On SIGTERM the service reports itself unready, keeps serving for
 	// ShutdownDelay so load balancers notice, then drains for at most
 	// ShutdownTimeout. With AbortGrace their sum must stay below
@@ -54,9 +64,12 @@ type Config struct {
 	MaxBodyBytes int
 
 	// Per client and RateWindow, counted by each replica: POST /users, and
-	// writes without an API key. 0 turns a limit off.
+	// writes without an API key. Per user: writes of tweets with a key, and
+	// key rotations, revocations and account deletions. 0 turns a limit off.
 	RateLimitSignups         int
 	RateLimitAnonymousWrites int
+	RateLimitKeyedWrites     int
+	RateLimitAccount         int
 	RateWindow               time.Duration
 
 	// AdminAddr is where /metrics and /debug/pprof/ listen, never on the
@@ -128,7 +141,10 @@ func Load(getenv func(string) string) (Config, error) {
 		RequestTimeout:   r.duration("REQUEST_TIMEOUT", 5*time.Second),
 		HTTPReadTimeout:  r.duration("HTTP_READ_TIMEOUT", 10*time.Second),
 		HTTPWriteTimeout: r.duration("HTTP_WRITE_TIMEOUT", 10*time.Second),
-		HTTPIdleTimeout:  r.duration("HTTP_IDLE_TIMEOUT", 60*time.Second),
+		HTTPIdleTimeout:  r.duration("HTTP_IDLE_TIMEOUT", 30*time.Second),
+		MaxConns:         r.int("MAX_CONNS", httpapi.DefaultMaxConns, 1, 1_000_000),
+		MaxConnsPerIP:    r.int("MAX_CONNS_PER_IP", httpapi.DefaultMaxConnsPerIP, 0, 1_000_000),
+		TrustedProxies:   r.prefixes("TRUSTED_PROXIES"),
 		ShutdownDelay:    r.durationOrZero("SHUTDOWN_DELAY", 2*time.Second),
 		ShutdownTimeout:  r.duration("SHUTDOWN_TIMEOUT", 6*time.Second),
 		ShutdownGrace:    r.duration("SHUTDOWN_GRACE", DefaultShutdownGrace),
@@ -142,6 +158,8 @@ func Load(getenv func(string) string) (Config, error) {
 
 		RateLimitSignups:         r.int("RATE_LIMIT_SIGNUPS", 10, 0, 1_000_000),
 		RateLimitAnonymousWrites: r.int("RATE_LIMIT_ANONYMOUS_WRITES", 60, 0, 1_000_000),
+		RateLimitKeyedWrites:     r.int("RATE_LIMIT_KEYED_WRITES", httpapi.DefaultKeyedWriteLimit, 0, 1_000_000),
+		RateLimitAccount:         r.int("RATE_LIMIT_ACCOUNT", httpapi.DefaultAccountLimit, 0, 1_000_000),
 		RateWindow:               r.duration("RATE_WINDOW", time.Minute),
 
 		AdminAddr: r.addr("ADMIN_ADDR", DefaultAdminAddr),
@@ -284,6 +302,30 @@ func (r *reader) addr(name, def string) string {
 		return def
 	}
 	return v
+}
+
+// prefixes reads a comma-separated list of CIDRs (10.0.0.0/8, fd00::/8);
+// a bare address is its own /32 or /128.
+func (r *reader) prefixes(name string) []netip.Prefix {
+	v := r.lookup(name)
+	if v == "" {
+		return nil
+	}
+	var out []netip.Prefix
+	for item := range strings.SplitSeq(v, ",") {
+		item = strings.TrimSpace(item)
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			a, aerr := netip.ParseAddr(item)
+			if aerr != nil || a.Zone() != "" {
+				r.fail(name, "must be a comma-separated list of CIDRs such as 10.0.0.0/8,fd00::/8, got %q", item)
+				return nil
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 // tracing reads the OpenTelemetry variables this service honours.

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"log/slog"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/twitter-api/twitter-api/app/config"
+	"github.com/twitter-api/twitter-api/app/httpapi"
 )
 
 func env(kv map[string]string) func(string) string {
@@ -38,7 +40,13 @@ var _ = Describe("Load", func() {
 		Expect(c.MaxBodyBytes).To(Equal(16 << 10))
 		Expect(c.RateLimitSignups).To(Equal(10))
 		Expect(c.RateLimitAnonymousWrites).To(Equal(60))
+		Expect(c.RateLimitKeyedWrites).To(Equal(httpapi.DefaultKeyedWriteLimit))
+		Expect(c.RateLimitAccount).To(Equal(httpapi.DefaultAccountLimit))
 		Expect(c.RateWindow).To(Equal(time.Minute))
+		Expect(c.HTTPIdleTimeout).To(Equal(30 * time.Second))
+		Expect(c.MaxConns).To(Equal(httpapi.DefaultMaxConns))
+		Expect(c.MaxConnsPerIP).To(Equal(httpapi.DefaultMaxConnsPerIP))
+		Expect(c.TrustedProxies).To(BeEmpty(), "no proxy is trusted unless named")
 		Expect(c.AdminAddr).To(Equal("127.0.0.1:9090"))
 		Expect(c.Tracing.Enabled()).To(BeFalse(), "no endpoint: tracing is off")
 		Expect(c.Tracing.ServiceName).To(Equal(config.DefaultServiceName))
@@ -54,7 +62,8 @@ var _ = Describe("Load", func() {
 			"HTTP_IDLE_TIMEOUT": "3s", "SHUTDOWN_DELAY": "500ms", "SHUTDOWN_TIMEOUT": "4s", "SHUTDOWN_GRACE": "6s",
 			"MIGRATION_LOCK_TIMEOUT": "3s", "MIGRATION_STATEMENT_TIMEOUT": "2m", "API_KEY_OVERLAP": "1h",
 			"MAX_BODY_BYTES": "4096", "RATE_LIMIT_SIGNUPS": "0", "RATE_LIMIT_ANONYMOUS_WRITES": "500",
-			"RATE_WINDOW": "10s",
+			"RATE_WINDOW": "10s", "RATE_LIMIT_KEYED_WRITES": "7", "RATE_LIMIT_ACCOUNT": "0",
+			"MAX_CONNS": "100", "MAX_CONNS_PER_IP": "0", "TRUSTED_PROXIES": " 10.0.0.0/8, 192.168.1.7 ,fd00::1/8",
 		}))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(c).To(Equal(config.Config{
@@ -66,6 +75,9 @@ var _ = Describe("Load", func() {
 			MigrationLockTimeout: 3 * time.Second, MigrationStatementTimeout: 2 * time.Minute,
 			APIKeyOverlap: time.Hour, MaxBodyBytes: 4096,
 			RateLimitSignups: 0, RateLimitAnonymousWrites: 500, RateWindow: 10 * time.Second,
+			RateLimitKeyedWrites: 7, RateLimitAccount: 0, MaxConns: 100, MaxConnsPerIP: 0,
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"),
+				netip.MustParsePrefix("192.168.1.7/32"), netip.MustParsePrefix("fd00::/8")},
 			AdminAddr: "127.0.0.1:9090",
 			Tracing: config.Tracing{ServiceName: config.DefaultServiceName, Sampler: "parentbased_always_on",
 				SamplerArg: 1},
@@ -110,6 +122,10 @@ var _ = Describe("Load", func() {
 		Entry("a body limit over 1 MiB", "MAX_BODY_BYTES", "1048577"),
 		Entry("a negative rate limit", "RATE_LIMIT_SIGNUPS", "-1"),
 		Entry("a zero rate window", "RATE_WINDOW", "0s"),
+		Entry("a negative per-user write limit", "RATE_LIMIT_KEYED_WRITES", "-1"),
+		Entry("no HTTP connections", "MAX_CONNS", "0"),
+		Entry("a proxy that is not a CIDR", "TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal"),
+		Entry("a CIDR with a bad mask", "TRUSTED_PROXIES", "10.0.0.0/33"),
 	)
 
 	It("takes longer delays and drains when SHUTDOWN_GRACE grants the time, and checks them against it", func() {

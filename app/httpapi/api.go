@@ -17,6 +17,7 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -70,6 +71,16 @@ type Deps struct {
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
 	IdleTimeout  time.Duration
+	// MaxConns bounds the connections served at once (DefaultMaxConns
+	// when zero), MaxConnsPerIP those from one TCP peer (0: no bound).
+	// Beyond them a connection gets 503 or 429 and is closed, so a flood
+	// of idle or slow connections costs bounded memory.
+	MaxConns      int
+	MaxConnsPerIP int
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (to the limits, the access log) and whose traceparent is continued;
+	// any other peer is the client itself and starts a new trace.
+	TrustedProxies []netip.Prefix
 
 	// RequestTimeout is each request's whole budget, database work included.
 	RequestTimeout time.Duration
@@ -87,6 +98,12 @@ type Deps struct {
 	// counted in memory, by each replica on its own.
 	SignupLimit         int
 	AnonymousWriteLimit int
+	// KeyedWriteLimit is how many writes of tweets one user (by the API
+	// key's owner) may send a RateWindow; AccountLimit how many rotations,
+	// revocations and deletions of its account. 0 turns a limit off; each
+	// replica counts on its own.
+	KeyedWriteLimit int
+	AccountLimit    int
 	// RateWindow is the limits' window (DefaultRateWindow when zero).
 	RateWindow time.Duration
 
@@ -105,6 +122,16 @@ type Deps struct {
 	// status, and requests in flight.
 	Metrics prometheus.Registerer
 }
+
+// DefaultMaxConns is MaxConns when Deps sets none: at the 20-30 KB an open
+// connection holds, about 100 MiB, which fits a 256 MiB container.
+const DefaultMaxConns = 4096
+
+// DefaultMaxConnsPerIP is MAX_CONNS_PER_IP when unset: one address (a
+// client, or a proxy that is not trusted) gets a quarter of the
+// connections, so it cannot take them all. Behind a proxy, every
+// connection is the proxy's: raise it to the proxy's own bound, or 0.
+const DefaultMaxConnsPerIP = DefaultMaxConns / 4
 
 // DefaultAPIKeyOverlap is APIKeyOverlap when Deps sets none.
 const DefaultAPIKeyOverlap = 24 * time.Hour
@@ -133,6 +160,10 @@ func New(d Deps) *fiber.App {
 		d.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	d.MaxBodyBytes = min(d.MaxBodyBytes, MaxMaxBodyBytes)
+	if d.MaxConns <= 0 {
+		d.MaxConns = DefaultMaxConns
+	}
+	clients := newClientAddrs(d.TrustedProxies)
 	routes := &routeTable{}
 	errHandler := errorHandler(d.Logger, routes)
 	app := fiber.New(fiber.Config{
@@ -150,12 +181,15 @@ func New(d Deps) *fiber.App {
 		ReadTimeout:                  d.ReadTimeout,
 		WriteTimeout:                 d.WriteTimeout,
 		IdleTimeout:                  d.IdleTimeout,
+		Concurrency:                  d.MaxConns,
 		CaseSensitive:                true,
 		DisableStartupMessage:        true,
 	})
 	// fasthttp's own errors (a malformed request line, no Host) would
 	// otherwise quote the request's bytes, API key included.
 	app.Server().SecureErrorLogMessage = true
+	// Fiber's config has no field for it.
+	app.Server().MaxConnsPerIP = d.MaxConnsPerIP
 	bodies := &bodyReader{parent: d.Context, wait: d.RequestTimeout,
 		budget: semaphore.NewWeighted(BodyBudgetBytes), discard: readBodyBytes}
 	// The body is read first: the request's budget covers its work
@@ -169,11 +203,12 @@ func New(d Deps) *fiber.App {
 		app.Use(measureRequests(newHTTPMetrics(d.Metrics)))
 	}
 	if d.TracerProvider != nil {
-		app.Use(traceRequests(d.TracerProvider))
+		app.Use(traceRequests(d.TracerProvider, clients))
 	}
-	app.Use(closeWhenDraining(d.Draining), accessLog(d.Logger, errHandler), recoverPanics(d.Logger),
-		bodies.none(), requestContext(d.Context, d.RequestTimeout))
-	addRoutes(app, d, bodies)
+	app.Use(closeWhenDraining(d.Draining), accessLog(d.Logger, errHandler, clients), recoverPanics(d.Logger),
+		bodies.none(), requestContext(d.Context, d.RequestTimeout)).
+		Name(middlewareRoute) // names every app.Use route, none of addRoutes'
+	addRoutes(app, d, bodies, clients)
 	routes.load(app)
 	refuseUnknownMethods(app, errHandler)
 	return app

@@ -65,7 +65,7 @@ func newApp(db *store.DB) *fiber.App {
 // of its own.
 func readyOver(db *store.DB) httpapi.Readiness {
 	GinkgoHelper()
-	r, err := readiness.New(db)
+	r, err := readiness.New(db, 0)
 	Expect(err).NotTo(HaveOccurred())
 	return r
 }

@@ -32,6 +32,7 @@ const (
 //	@Failure		403		{object}	problem	"Another user's account, or a previous key of this one"
 //	@Failure		415		{object}	problem	"Not JSON"
 //	@Failure		422		{object}	problem	"Unknown value of previous_keys"
+//	@Failure		429		{object}	problem	"Too many key rotations, revocations and account deletions by this user (RATE_LIMIT_ACCOUNT a RATE_WINDOW, per replica)"
 //	@Router			/users/{id}/keys [post]
 func handleRotateKey(users twitter.UserService, overlap time.Duration) actorHandler {
 	return func(c *fiber.Ctx, actor *twitter.User) error {
@@ -102,6 +103,7 @@ func decodeKeyRequest(c *fiber.Ctx) (revoke bool, err error) {
 //	@Failure		401	{object}	problem	"Missing, unknown or expired API key"
 //	@Failure		403	{object}	problem	"Another user's account"
 //	@Failure		409	{object}	problem	"The key is the account's current one"
+//	@Failure		429	{object}	problem	"Too many key rotations, revocations and account deletions by this user (RATE_LIMIT_ACCOUNT a RATE_WINDOW, per replica)"
 //	@Router			/users/{id}/keys/current [delete]
 func handleRevokeKey(users twitter.UserService) actorHandler {
 	return actOnAccount(func(c *fiber.Ctx, id int64) error {

@@ -51,7 +51,7 @@ func requestID() fiber.Handler {
 
 // accessLog writes one JSON line a request. It runs the error handler
 // itself so the status it logs is the one the client gets.
-func accessLog(log *slog.Logger, errHandler fiber.ErrorHandler) fiber.Handler {
+func accessLog(log *slog.Logger, errHandler fiber.ErrorHandler, clients *clientAddrs) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		if err := c.Next(); err != nil {
@@ -71,7 +71,7 @@ func accessLog(log *slog.Logger, errHandler fiber.ErrorHandler) fiber.Handler {
 			level = slog.LevelDebug
 		}
 		id, _ := c.Locals(requestIDKey{}).(string)
-		// Who, so abuse can be traced: the peer's address and the acting
+		// Who, so abuse can be traced: the client's address and the acting
 		// user's id (0 when anonymous), never the key. One literal list, so
 		// the attributes stay off the heap.
 		uid, _ := c.Locals(actorIDKey{}).(int64)
@@ -89,7 +89,7 @@ func accessLog(log *slog.Logger, errHandler fiber.ErrorHandler) fiber.Handler {
 			slog.Int("status", status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.Int("bytes", len(c.Response().Body())),
-			slog.String("remote", c.IP()),
+			slog.String("remote", clients.String(c)),
 			slog.Int64("user_id", uid),
 			traceID, spanID,
 		)

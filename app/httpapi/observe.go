@@ -25,12 +25,17 @@ const headerTraceResponse = "traceresponse"
 // no route matched: its raw path would give every typo a series of its own.
 const unmatchedRoute = "unmatched"
 
+// middlewareRoute names the routes of app.Use. Fiber v2 gives them the
+// request's method and the path "/", like the route GET /, and keeps
+// their use flag to itself: the name is what tells them apart.
+const middlewareRoute = "middleware"
+
 // routeOf returns the method and pattern of the route that served c, once
 // c.Next() has returned. Both are Fiber's own strings, safe to keep after
 // the request (fasthttp reuses the request's memory).
 func routeOf(c *fiber.Ctx) (method, route string) {
 	r := c.Route()
-	if r.Method == "USE" || r.Method == "" { // Fiber's method of app.Use routes
+	if r.Name == middlewareRoute || r.Method == "" {
 		// Only middleware ran (a 404 or 405), or Fiber answered itself.
 		return strings.Clone(c.Method()), unmatchedRoute
 	}
@@ -38,23 +43,37 @@ func routeOf(c *fiber.Ctx) (method, route string) {
 }
 
 // traceRequests starts a server span for every request but the probes,
-// continuing the trace of the caller's W3C traceparent, and puts it in the
-// request's context: the access log and the database spans find it there.
-// The span is named "METHOD /route/:pattern" once routing has run.
+// and puts it in the request's context: the access log and the database
+// spans find it there. The span is named "METHOD /route/:pattern" once
+// routing has run.
+//
+// A trusted proxy's W3C traceparent is continued. Anyone else's starts a
+// new trace, linked to theirs: a public client must not decide what is
+// sampled (-00 would hide its requests, -01 force every one into the
+// backend), nor graft its spans into our traces.
 //
 // Our own middleware rather than otelfiber, which also records OTel
 // metrics that /metrics already has: see docs/observability.md.
-func traceRequests(tp trace.TracerProvider) fiber.Handler {
+func traceRequests(tp trace.TracerProvider, clients *clientAddrs) fiber.Handler {
 	tracer := tp.Tracer("github.com/twitter-api/twitter-api/app/httpapi")
 	prop := propagation.TraceContext{}
 	return func(c *fiber.Ctx) error {
 		if isProbe(c.Path()) {
 			return c.Next() // polled every second: noise, not traffic
 		}
-		ctx := prop.Extract(c.UserContext(), headerCarrier{&c.Request().Header})
+		ctx := c.UserContext()
+		opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(semconv.URLPath(strings.Clone(c.Path())))}
+		if c.Get("traceparent") != "" {
+			caller := prop.Extract(ctx, headerCarrier{&c.Request().Header})
+			if clients.peerTrusted(c) {
+				ctx = caller
+			} else if sc := trace.SpanContextFromContext(caller); sc.IsValid() {
+				opts = append(opts, trace.WithNewRoot(), trace.WithLinks(trace.Link{SpanContext: sc}))
+			}
+		}
 		// The name is provisional: the route is known only after routing.
-		ctx, span := tracer.Start(ctx, "HTTP", trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(semconv.URLPath(strings.Clone(c.Path()))))
+		ctx, span := tracer.Start(ctx, "HTTP", opts...)
 		defer span.End()
 		sc := span.SpanContext()
 		c.Set(headerTraceResponse, "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-"+sc.TraceFlags().String())

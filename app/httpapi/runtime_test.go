@@ -20,6 +20,7 @@ import (
 	"github.com/twitter-api/twitter-api/app/internal/apitest"
 	"github.com/twitter-api/twitter-api/app/internal/testdb"
 	"github.com/twitter-api/twitter-api/app/migrations"
+	"github.com/twitter-api/twitter-api/app/readiness"
 	"github.com/twitter-api/twitter-api/app/store"
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
@@ -144,16 +145,24 @@ var _ = Describe("readiness while shutting down", func() {
 	})
 })
 
+// emptyDatabase creates a database with no schema, dropped after the spec,
+// and opens a small pool on it.
+func emptyDatabase(ctx SpecContext, prefix string) (string, *store.DB) {
+	GinkgoHelper()
+	name := testdb.UniqueName(prefix)
+	Expect(testdb.CreateEmpty(ctx, tdb.AdminURL, name)).To(Succeed())
+	DeferCleanup(func(ctx SpecContext) { Expect(testdb.Discard(ctx, tdb.AdminURL, name)).To(Succeed()) })
+	dsn, err := testdb.WithDatabase(tdb.AdminURL, name)
+	Expect(err).NotTo(HaveOccurred())
+	db, err := store.Open(dsn, store.Options{MaxOpenConns: 2, MaxIdleConns: 2})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(db.Close)
+	return dsn, db
+}
+
 var _ = Describe("schema-aware readiness", func() {
 	It("answers 503 until the database has every embedded migration, then 200, and checks the schema no more", func(ctx SpecContext) {
-		name := testdb.UniqueName("tw_schema")
-		Expect(testdb.CreateEmpty(ctx, tdb.AdminURL, name)).To(Succeed())
-		DeferCleanup(func(ctx SpecContext) { Expect(testdb.Discard(ctx, tdb.AdminURL, name)).To(Succeed()) })
-		dsn, err := testdb.WithDatabase(tdb.AdminURL, name)
-		Expect(err).NotTo(HaveOccurred())
-		db, err := store.Open(dsn, store.Options{MaxOpenConns: 2, MaxIdleConns: 2})
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(db.Close)
+		dsn, db := emptyDatabase(ctx, "tw_schema")
 		a := httpapi.New(httpapi.Deps{Services: db.Services(), Ready: readyOver(db)})
 
 		expectBehind := func() {
@@ -197,6 +206,33 @@ var _ = Describe("schema-aware readiness", func() {
 		Expect(req(http.MethodGet, "/readyz").on(a).status).To(Equal(http.StatusOK))
 		Expect(readyOver(db).Ready(ctx)).To(MatchError(twitter.ErrSchemaBehind), "a fresh check reads it")
 		Expect(own.Exec(ctx, "ALTER TABLE bun_migrations_away RENAME TO bun_migrations")).To(Succeed())
+	})
+})
+
+var _ = Describe("readiness after a rollback", func() {
+	It("reads the schema again while ready, and drops out once a migration it needs is rolled back", func(ctx SpecContext) {
+		_, db := emptyDatabase(ctx, "tw_rollback")
+		m, err := db.Migrator()
+		Expect(err).NotTo(HaveOccurred())
+		_, err = m.Up(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		const recheck = 200 * time.Millisecond
+		ready, err := readiness.New(db, recheck)
+		Expect(err).NotTo(HaveOccurred())
+		a := httpapi.New(httpapi.Deps{Services: db.Services(), Ready: ready})
+		Expect(req(http.MethodGet, "/readyz").on(a).status).To(Equal(http.StatusOK))
+
+		By("migrate down under the running checker")
+		_, err = m.Down(ctx, migrations.DownOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func() int { return req(http.MethodGet, "/readyz").on(a).status }).
+			WithTimeout(10 * recheck).WithPolling(recheck / 4).Should(Equal(http.StatusServiceUnavailable))
+		Expect(req(http.MethodGet, "/readyz").on(a).object()["detail"]).To(ContainSubstring("lacks migrations"))
+
+		By("migrate up: ready again")
+		_, err = m.Up(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(req(http.MethodGet, "/readyz").on(a).status).To(Equal(http.StatusOK))
 	})
 })
 

@@ -97,7 +97,7 @@ func sendPage(c *fiber.Ctx, page twitter.Page, p twitter.TweetPage) error {
 //	@Header			409		{string}	Retry-After	"Seconds to wait before retrying"
 //	@Failure		415		{object}	problem	"Not JSON"
 //	@Failure		422		{object}	problem	"Invalid text, or an Idempotency-Key sent before with another request"
-//	@Failure		429		{object}	problem	"Too many writes without an API key from this client (RATE_LIMIT_ANONYMOUS_WRITES a RATE_WINDOW, per replica)"
+//	@Failure		429		{object}	problem	"Too many writes without an API key from this client, or with one by this user (RATE_LIMIT_ANONYMOUS_WRITES, RATE_LIMIT_KEYED_WRITES a RATE_WINDOW, per replica)"
 //	@Header			429		{string}	Retry-After	"Seconds until the client's window resets"
 //	@Router			/tweets [post]
 func handleCreateTweet(tweets twitter.TweetService) actorHandler {
@@ -157,7 +157,7 @@ func handleGetTweet(tweets twitter.TweetService) fiber.Handler {
 //	@Failure		404		{object}	problem	"No such tweet"
 //	@Failure		415		{object}	problem	"Not JSON"
 //	@Failure		422		{object}	problem	"Invalid text"
-//	@Failure		429		{object}	problem	"Too many writes without an API key from this client (RATE_LIMIT_ANONYMOUS_WRITES a RATE_WINDOW, per replica)"
+//	@Failure		429		{object}	problem	"Too many writes without an API key from this client, or with one by this user (RATE_LIMIT_ANONYMOUS_WRITES, RATE_LIMIT_KEYED_WRITES a RATE_WINDOW, per replica)"
 //	@Header			429		{string}	Retry-After	"Seconds until the client's window resets"
 //	@Router			/tweets/{id} [patch]
 func handleUpdateTweet(tweets twitter.TweetService) actorHandler {
@@ -192,7 +192,7 @@ func handleUpdateTweet(tweets twitter.TweetService) actorHandler {
 //	@Failure		401	{object}	problem	"Missing or unknown API key"
 //	@Failure		403	{object}	problem	"Another user's tweet"
 //	@Failure		404	{object}	problem	"No such tweet"
-//	@Failure		429		{object}	problem	"Too many writes without an API key from this client (RATE_LIMIT_ANONYMOUS_WRITES a RATE_WINDOW, per replica)"
+//	@Failure		429		{object}	problem	"Too many writes without an API key from this client, or with one by this user (RATE_LIMIT_ANONYMOUS_WRITES, RATE_LIMIT_KEYED_WRITES a RATE_WINDOW, per replica)"
 //	@Header			429		{string}	Retry-After	"Seconds until the client's window resets"
 //	@Router			/tweets/{id} [delete]
 func handleDeleteTweet(tweets twitter.TweetService) actorHandler {

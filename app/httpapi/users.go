@@ -102,6 +102,7 @@ func handleGetUser(users twitter.UserService) fiber.Handler {
 //	@Failure		400	{object}	problem	"Malformed id"
 //	@Failure		401	{object}	problem	"Missing, unknown or expired API key"
 //	@Failure		403	{object}	problem	"Another user's account, or a previous key of this one"
+//	@Failure		429	{object}	problem	"Too many key rotations, revocations and account deletions by this user (RATE_LIMIT_ACCOUNT a RATE_WINDOW, per replica)"
 //	@Router			/users/{id} [delete]
 func handleDeleteUser(users twitter.UserService) actorHandler {
 	return actOnAccount(func(c *fiber.Ctx, id int64) error {

@@ -22,14 +22,20 @@ import (
 // defaultTimeout bounds a check whose caller set no deadline.
 const defaultTimeout = 5 * time.Second
 
+// DefaultRecheck is how long a schema seen complete is trusted before a
+// check reads the migrations table again: a rollback (migrate down) under
+// a running version takes it out of rotation within this, plus a probe
+// period. One small query a replica every half minute.
+const DefaultRecheck = 30 * time.Second
+
 // Checker answers readiness checks.
 type Checker struct {
 	db *store.DB
 	m  *migrations.Migrator
-	// schema is set once every embedded migration has been seen applied;
-	// from then on a check is a ping. Migrations are not rolled back under a
-	// running version, so it is never looked at again.
-	schema atomic.Bool
+	// schemaUntil (Unix nanoseconds) is when the schema last seen complete
+	// is to be read again; until then a check is a ping.
+	schemaUntil atomic.Int64
+	recheck     time.Duration
 	// Checks asked for while one runs share its answer: a burst of probes
 	// costs one round trip, never a queue.
 	flight singleflight.Group
@@ -37,13 +43,17 @@ type Checker struct {
 
 // New returns a Checker over db: a pool used for nothing else, so that a
 // check never waits behind requests for a connection. One connection is
-// enough.
-func New(db *store.DB) (*Checker, error) {
+// enough. Once ready, it reads the schema again every recheck
+// (DefaultRecheck when zero).
+func New(db *store.DB, recheck time.Duration) (*Checker, error) {
 	m, err := db.Migrator()
 	if err != nil {
 		return nil, err
 	}
-	return &Checker{db: db, m: m}, nil
+	if recheck <= 0 {
+		recheck = DefaultRecheck
+	}
+	return &Checker{db: db, m: m, recheck: recheck}, nil
 }
 
 // Ready returns nil when the service should get traffic. Otherwise the
@@ -70,7 +80,7 @@ func (c *Checker) Ready(ctx context.Context) error {
 }
 
 func (c *Checker) check(ctx context.Context) error {
-	if c.schema.Load() {
+	if time.Now().UnixNano() < c.schemaUntil.Load() {
 		if err := c.db.Ping(ctx); err != nil {
 			return fmt.Errorf("readiness: %w", err)
 		}
@@ -82,10 +92,11 @@ func (c *Checker) check(ctx context.Context) error {
 		return fmt.Errorf("readiness: %w: %w", twitter.ErrUnavailable, err)
 	}
 	if len(pending) > 0 {
+		c.schemaUntil.Store(0)
 		return fmt.Errorf("readiness: %w: %d migration(s) pending: %s",
 			twitter.ErrSchemaBehind, len(pending), strings.Join(pending, ", "))
 	}
 	// Reading the migrations table proved that the database answers.
-	c.schema.Store(true)
+	c.schemaUntil.Store(time.Now().Add(c.recheck).UnixNano())
 	return nil
 }

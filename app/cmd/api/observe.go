@@ -106,7 +106,10 @@ type admin struct {
 	ln  net.Listener
 }
 
-func startAdmin(addr string, reg *prometheus.Registry, log *slog.Logger) (*admin, error) {
+// startAdmin serves the admin listener on addr, with the public port's
+// timeouts (cfg's HTTP_*_TIMEOUT): an idle or slow connection is closed
+// here too.
+func startAdmin(addr string, cfg config.Config, reg *prometheus.Registry, log *slog.Logger) (*admin, error) {
 	if addr == "" {
 		return nil, nil
 	}
@@ -121,9 +124,9 @@ func startAdmin(addr string, reg *prometheus.Registry, log *slog.Logger) (*admin
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	// No write timeout: a CPU profile or an execution trace streams for
-	// as long as ?seconds= asks.
-	a := &admin{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln}
+	// pprof extends the write deadline by a profile's ?seconds= itself.
+	a := &admin{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: cfg.HTTPReadTimeout, WriteTimeout: cfg.HTTPWriteTimeout, IdleTimeout: cfg.HTTPIdleTimeout}, ln: ln}
 	go func() {
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin server stopped", "error", err.Error())

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -89,10 +92,10 @@ const (
 )
 
 var _ = Describe("tracing", func() {
-	It("continues the caller's trace from the HTTP span to the SQL spans, and names it in the response and the log", func() {
+	It("continues a trusted proxy's trace from the HTTP span to the SQL spans, and names it in the response and the log", func() {
 		col := startCollector()
 		s := startServer(env{"DATABASE_URL": tdb.DSN, "OTEL_EXPORTER_OTLP_ENDPOINT": col.srv.URL,
-			"OTEL_SERVICE_NAME": "traced-api"})
+			"OTEL_SERVICE_NAME": "traced-api", "TRUSTED_PROXIES": "127.0.0.1/32"})
 
 		r := do(client, http.MethodPost, s.base+"/users", `{"username":"traced_ada","email":"traced.ada@example.com"}`,
 			"traceparent", "00-"+callerTrace+"-"+callerSpan+"-01", "X-Request-ID", "traced-1")
@@ -149,6 +152,30 @@ var _ = Describe("tracing", func() {
 		}
 	})
 
+	It("starts a new trace for a caller it does not trust, linked to the caller's: its traceparent decides nothing", func() {
+		col := startCollector()
+		s := startServer(env{"DATABASE_URL": tdb.DSN, "OTEL_EXPORTER_OTLP_ENDPOINT": col.srv.URL})
+		// -00: "not sampled", which would keep the request out of the traces.
+		r := do(client, http.MethodGet, s.base+"/tweets", "", "traceparent", "00-"+callerTrace+"-"+callerSpan+"-00")
+		Expect(r.status).To(Equal(http.StatusOK), "response: %s", r)
+		parts := strings.Split(r.header.Get("traceresponse"), "-")
+		Expect(parts).To(HaveLen(4), "traceresponse: %q", r.header.Get("traceresponse"))
+		Expect(parts[1]).NotTo(Equal(callerTrace), "a trace of its own")
+		Expect(parts[3]).To(Equal("01"), "sampled by the service's sampler, not the caller's flag")
+		s.stop()
+		var server *tracepb.Span
+		for _, sp := range col.received() {
+			if fmt.Sprintf("%x", sp.SpanId) == parts[2] {
+				server = sp
+			}
+		}
+		Expect(server).NotTo(BeNil())
+		Expect(server.ParentSpanId).To(BeEmpty(), "a root span")
+		Expect(server.Links).To(HaveLen(1), "linked to the caller's span, for whoever wants to follow it")
+		Expect(fmt.Sprintf("%x", server.Links[0].TraceId)).To(Equal(callerTrace))
+		Expect(fmt.Sprintf("%x", server.Links[0].SpanId)).To(Equal(callerSpan))
+	})
+
 	It("is off with no OTLP endpoint: no span, no traceresponse, no trace id in the log", func() {
 		s := startServer(env{"DATABASE_URL": tdb.DSN})
 		r := do(client, http.MethodGet, s.base+"/tweets", "",
@@ -162,22 +189,31 @@ var _ = Describe("tracing", func() {
 	})
 })
 
+// adminAddrOf waits for s to log its admin listener's address.
+func adminAddrOf(s *server) string {
+	GinkgoHelper()
+	var addr string
+	Eventually(func() string {
+		for _, l := range logLines(s.out) {
+			if l["msg"] == "serving admin" {
+				addr, _ = l["addr"].(string)
+			}
+		}
+		return addr
+	}).ShouldNot(BeEmpty())
+	return addr
+}
+
 var _ = Describe("the admin listener", func() {
 	It("serves /metrics and pprof, which the public port does not", func() {
 		s := startServer(env{"DATABASE_URL": tdb.DSN})
-		var adminAddr string
-		Eventually(func() string {
-			for _, l := range logLines(s.out) {
-				if l["msg"] == "serving admin" {
-					adminAddr, _ = l["addr"].(string)
-				}
-			}
-			return adminAddr
-		}).ShouldNot(BeEmpty())
+		adminAddr := adminAddrOf(s)
 		admin := "http://" + adminAddr
 
 		Expect(do(client, http.MethodGet, s.base+"/users/999999", "").status).To(Equal(http.StatusNotFound))
 		Expect(do(client, http.MethodGet, s.base+"/tweets", "").status).To(Equal(http.StatusOK))
+		Expect(do(client, http.MethodGet, s.base+"/no/such/route", "").status).To(Equal(http.StatusNotFound))
+		Expect(do(client, http.MethodGet, s.base+"/", "").status).To(BeNumerically("<", 400))
 
 		r := do(client, http.MethodGet, admin+"/metrics", "")
 		Expect(r.status).To(Equal(http.StatusOK))
@@ -200,6 +236,8 @@ var _ = Describe("the admin listener", func() {
 		}
 		Expect(count("GET", "/users/:id", "404")).To(BeEquivalentTo(1))
 		Expect(count("GET", "/tweets", "200")).To(BeEquivalentTo(1))
+		Expect(count("GET", "unmatched", "404")).To(BeEquivalentTo(1), "no route matched: one series for every such path")
+		Expect(count("GET", "/", "404")).To(BeZero(), "not mixed with the route GET /")
 		Expect(families).To(HaveKey("http_requests_in_flight"))
 
 		By("reporting both pools and the Go runtime")
@@ -225,6 +263,25 @@ var _ = Describe("the admin listener", func() {
 		By("serving neither on the public port")
 		expectProblem(do(client, http.MethodGet, s.base+"/metrics", ""), http.StatusNotFound)
 		expectProblem(do(client, http.MethodGet, s.base+"/debug/pprof/", ""), http.StatusNotFound)
+	})
+
+	It("closes an idle connection after HTTP_IDLE_TIMEOUT, as the public port does", func() {
+		s := startServer(env{"DATABASE_URL": tdb.DSN, "HTTP_IDLE_TIMEOUT": "1s"})
+		adminAddr := adminAddrOf(s)
+		conn, err := net.DialTimeout("tcp", adminAddr, 5*time.Second)
+		Expect(err).NotTo(HaveOccurred())
+		defer conn.Close()
+		_, err = conn.Write([]byte("GET /metrics HTTP/1.1\r\nHost: admin\r\n\r\n"))
+		Expect(err).NotTo(HaveOccurred())
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		_, _ = io.Copy(io.Discard, resp.Body)
+		idle := time.Now()
+		Expect(conn.SetReadDeadline(time.Now().Add(10 * time.Second))).To(Succeed())
+		_, err = conn.Read(make([]byte, 1))
+		Expect(err).To(MatchError(io.EOF), "the server closed the idle connection")
+		Expect(time.Since(idle)).To(BeNumerically("<", 5*time.Second))
 	})
 
 	It("is off with ADMIN_ADDR=off", func() {

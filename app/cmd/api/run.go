@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/twitter-api/twitter-api/app/config"
@@ -81,6 +83,22 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
+// setMemoryLimit sets GOMEMLIMIT to 90% of the container's memory limit
+// (its cgroup's), unless GOMEMLIMIT is set: the garbage collector then works
+// harder as the heap nears the limit instead of letting the kernel's OOM
+// killer end the process. The same in Docker, Compose and Kubernetes, with
+// nothing to keep in step in the manifests (AUTOMEMLIMIT=off or a ratio
+// such as 0.8 overrides it).
+func setMemoryLimit(log *slog.Logger) {
+	limit, err := memlimit.Set()
+	switch {
+	case err != nil:
+		log.Warn("GOMEMLIMIT not set from the container's memory limit", "error", err.Error())
+	case limit < math.MaxInt64:
+		log.Info("memory limit", "gomemlimit_bytes", limit)
+	}
+}
+
 func openDB(cfg config.Config, tp trace.TracerProvider) (*store.DB, error) {
 	return store.Open(cfg.DatabaseURL, store.Options{
 		MaxOpenConns:    cfg.DBMaxOpenConns,
@@ -99,6 +117,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	logOut := newLogWriter(stdout)
 	defer logOut.Close() // last: every line logged below is written
 	log := newLogger(cfg, logOut)
+	setMemoryLimit(log)
 	tp, err := newTracerProvider(cfg.Tracing, log)
 	if err != nil {
 		return err
@@ -125,12 +144,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return err
 	}
 	defer probeDB.Close()
-	ready, err := readiness.New(probeDB)
+	ready, err := readiness.New(probeDB, 0)
 	if err != nil {
 		return err
 	}
 	metrics := newRegistry(map[string]*store.DB{"api": db, "readiness": probeDB})
-	adm, err := startAdmin(cfg.AdminAddr, metrics, log)
+	adm, err := startAdmin(cfg.AdminAddr, cfg, metrics, log)
 	if err != nil {
 		return err
 	}
@@ -149,6 +168,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		ReadTimeout:    cfg.HTTPReadTimeout,
 		WriteTimeout:   cfg.HTTPWriteTimeout,
 		IdleTimeout:    cfg.HTTPIdleTimeout,
+		MaxConns:       cfg.MaxConns,
+		MaxConnsPerIP:  cfg.MaxConnsPerIP,
+		TrustedProxies: cfg.TrustedProxies,
 		RequestTimeout: cfg.RequestTimeout,
 		Context:        work,
 		Draining:       ctx.Done(),
@@ -157,6 +179,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 
 		SignupLimit:         cfg.RateLimitSignups,
 		AnonymousWriteLimit: cfg.RateLimitAnonymousWrites,
+		KeyedWriteLimit:     cfg.RateLimitKeyedWrites,
+		AccountLimit:        cfg.RateLimitAccount,
 		RateWindow:          cfg.RateWindow,
 
 		TracerProvider: traces,
