@@ -2,6 +2,7 @@ package check_test
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,9 +32,38 @@ const (
 	configFile = "../../../app/config/config.go"
 	// The readiness handler, with the bound it puts on its check.
 	healthFile = "../../../app/httpapi/health.go"
-	// The PostgreSQL port, the only one the pods may reach besides DNS.
+	// The PostgreSQL port, the only one the pods may reach besides DNS
+	// and, with tracing on, the OTLP collector's.
 	postgresPort = 5432
+	// What an open connection costs the API, at most, and its resident
+	// memory before any: make memory-check measures both.
+	connBytes = 32 << 10
+	baseBytes = 64 << 20
 )
+
+// otlpPort is the port of the OTLP endpoint the container exports traces
+// to, 0 when tracing is off.
+func otlpPort(c corev1.Container) int32 {
+	GinkgoHelper()
+	endpoint := ""
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"} {
+		if e, ok := envValue(c, name); ok && e.Value != "" {
+			endpoint = e.Value
+		}
+	}
+	if endpoint == "" {
+		return 0
+	}
+	u, err := url.Parse(endpoint)
+	Expect(err).NotTo(HaveOccurred(), "OTLP endpoint %q", endpoint)
+	port := map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	if u.Port() != "" {
+		port = u.Port()
+	}
+	n, err := strconv.Atoi(port)
+	Expect(err).NotTo(HaveOccurred(), "OTLP endpoint %q", endpoint)
+	return int32(n)
+}
 
 // overlays are found on disk, so a new overlay is checked without edits here.
 func overlays() []string {
@@ -332,6 +362,37 @@ var _ = Describe("Overlay", func() {
 				}
 			})
 
+			It("bounds the API's connections within its memory limit, and leaves GOMEMLIMIT to the service", func() {
+				e, ok := envValue(api, "MAX_CONNS")
+				Expect(ok).To(BeTrue(), "MAX_CONNS is set where the memory limit is")
+				conns, err := strconv.Atoi(e.Value)
+				Expect(err).NotTo(HaveOccurred())
+				limit := api.Resources.Limits[corev1.ResourceMemory]
+				Expect(int64(conns)*connBytes+baseBytes).To(BeNumerically("<=", limit.Value()),
+					"MAX_CONNS %d at %d KiB each over %d MiB exceeds the %s limit", conns, connBytes>>10, baseBytes>>20, limit.String())
+				_, set := envValue(api, "GOMEMLIMIT")
+				Expect(set).To(BeFalse(), "the service derives GOMEMLIMIT from the container's limit")
+				_, set = envValue(api, "AUTOMEMLIMIT")
+				Expect(set).To(BeFalse())
+			})
+
+			It("lets traces out to the collector where tracing is on, and nowhere else", func() {
+				port := otlpPort(api)
+				found := false
+				for _, rule := range r.netpol.Spec.Egress {
+					for _, p := range rule.Ports {
+						if port == 0 || p.Port.IntVal != port {
+							continue
+						}
+						Expect(rule.To).NotTo(BeEmpty(), "OTLP egress open to every address")
+						found = true
+					}
+				}
+				if port != 0 {
+					Expect(found).To(BeTrue(), "tracing to port %d with no NetworkPolicy egress to it: every span would be dropped", port)
+				}
+			})
+
 			It("reads DATABASE_URL from a Secret and ships none", func() {
 				expectDatabaseFromSecret(api)
 				for _, c := range r.deployment.Spec.Template.Spec.InitContainers {
@@ -409,7 +470,7 @@ var _ = Describe("Overlay", func() {
 				}
 			})
 
-			It("admits traffic on the API port, the admin port only from monitoring namespaces, and lets out only PostgreSQL and DNS", func() {
+			It("admits traffic on the API port, the admin port only from monitoring namespaces, and lets out only PostgreSQL, DNS and traces", func() {
 				np := r.netpol.Spec
 				Expect(selects(np.PodSelector.MatchLabels, r.deployment.Spec.Template.Labels)).To(BeTrue(), "the API pods")
 				Expect(np.PolicyTypes).To(ConsistOf(networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress))
@@ -454,7 +515,7 @@ var _ = Describe("Overlay", func() {
 					for _, p := range rule.Ports {
 						Expect(p.Port).NotTo(BeNil())
 						Expect(p.EndPort).To(BeNil())
-						Expect([]int32{postgresPort, 53}).To(ContainElement(p.Port.IntVal), "egress to port %s", p.Port.String())
+						Expect([]int32{postgresPort, 53, otlpPort(api)}).To(ContainElement(p.Port.IntVal), "egress to port %s", p.Port.String())
 					}
 				}
 			})
