@@ -258,7 +258,7 @@ smoke: image ## Run the release image with its own database and call it
 	@bash devtools/smoke.sh
 
 .PHONY: memory-check
-memory-check: image ## Release image under 200 slow 1 MiB uploads: peak RSS < 150 MiB, other requests succeed
+memory-check: image ## Release image in 256 MiB under slow uploads, 20k idle and 10k slowloris connections: bounded RSS, no OOM kill, other requests answered
 	@bash devtools/memory-check.sh
 
 .PHONY: vuln
