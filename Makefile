@@ -1,4 +1,4 @@
-# twitter-api developer commands. `make` alone lists them.
+# The service's developer commands. `make` alone lists them.
 # Needs only Docker (with Compose v2) and GNU Make.
 
 .DEFAULT_GOAL := help
@@ -10,13 +10,17 @@ MAKEFLAGS += --no-print-directory
 # command line, e.g. `make up API_PORT=5050`.
 -include .env
 
+# NAME is the service's name, set here and nowhere else: the compose
+# projects, the images and the Go cache volumes below derive from it (the
+# service names itself after its module path). make rename sets it.
+NAME          ?= twitter-api
 API_PORT      ?= 5000
 DB_PORT       ?= 5432
 # Delve's port under `make debug`, on 127.0.0.1 like the others.
 DEBUG_PORT    ?= 2345
 POSTGRES_USER ?= twitter
 POSTGRES_DB   ?= twitter
-IMAGE         ?= twitter-api:latest
+IMAGE         ?= $(NAME):latest
 # LB_PORT: the load balancer of make replicas-test, on 127.0.0.1.
 LB_PORT       ?= 5233
 # FUZZTIME: how long make fuzz runs.
@@ -31,9 +35,21 @@ VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || ech
 HOST_UID      ?= $(shell id -u)
 HOST_GID      ?= $(shell id -g)
 # Compose project names; CI uses its own so it never touches your stack.
-PROJECT       ?= twitter-api
-export API_PORT DB_PORT DEBUG_PORT HOST_UID HOST_GID IMAGE VERSION PROJECT LB_PORT \
-	ADMIN_PORT JAEGER_UI_PORT JAEGER_OTLP_PORT
+PROJECT       ?= $(NAME)
+# The images this project's stacks build (IMAGE is the release image).
+DEV_IMAGE     ?= $(PROJECT)-dev
+TEST_IMAGE    ?= $(PROJECT)-test
+VULN_IMAGE    ?= $(PROJECT)-vuln
+NEWMAN_IMAGE  ?= $(PROJECT)-newman
+# The Go module and build caches outlive every stack: warm rebuilds after
+# make down, make clean, or a test run. One pair per uid (their files are
+# whoever filled them), shared by the service's clones: Go's caches are
+# content-addressed and safe for concurrent go commands.
+GOMOD_VOLUME   := $(NAME)-gomod-$(HOST_UID)
+GOCACHE_VOLUME := $(NAME)-gocache-$(HOST_UID)
+export NAME API_PORT DB_PORT DEBUG_PORT HOST_UID HOST_GID IMAGE VERSION PROJECT LB_PORT \
+	ADMIN_PORT JAEGER_UI_PORT JAEGER_OTLP_PORT DEV_IMAGE TEST_IMAGE VULN_IMAGE NEWMAN_IMAGE \
+	GOMOD_VOLUME GOCACHE_VOLUME
 
 DEV  := docker compose -p $(PROJECT) -f compose.dev.yml
 # The dev stack with the API under Delve (compose.debug.yml changes only api).
@@ -42,9 +58,8 @@ TEST := docker compose -p $(PROJECT)-test -f compose.test.yml
 # One-off commands in the dev image, without starting the stack.
 TOOL := $(DEV) run --rm --no-deps -T migrate
 
-# The Go module and build caches outlive every stack: warm rebuilds after
-# make down, make clean, or a test run. Creating them is idempotent.
-CACHE_VOLUMES := twitter-api-gomod-$(HOST_UID) twitter-api-gocache-$(HOST_UID)
+# Creating the cache volumes is idempotent.
+CACHE_VOLUMES := $(GOMOD_VOLUME) $(GOCACHE_VOLUME)
 define ensure-volumes
 	@for v in $(CACHE_VOLUMES); do docker volume inspect $$v >/dev/null 2>&1 || docker volume create $$v >/dev/null; done
 endef
@@ -180,24 +195,24 @@ db-reset: ## Drop the dev database, migrate it and load the seed data (snapshots
 	@$(MAKE) seed
 
 .PHONY: db-snapshot
-db-snapshot: ## Save the dev database as snapshot NAME (make db-snapshot NAME=x); about a second
+db-snapshot: ## Save the dev database as snapshot SNAP (make db-snapshot SNAP=x); about a second
 	@$(DEV) up --detach --wait db
-	@$(SNAPSHOT) snapshot "$(NAME)"
+	@$(SNAPSHOT) snapshot "$(SNAP)"
 
 .PHONY: db-restore
-db-restore: ## Replace the dev database with snapshot NAME; a running API reconnects, no restart
+db-restore: ## Replace the dev database with snapshot SNAP; a running API reconnects, no restart
 	@$(DEV) up --detach --wait db
-	@$(SNAPSHOT) restore "$(NAME)"
+	@$(SNAPSHOT) restore "$(SNAP)"
 
 .PHONY: db-snapshots
-db-snapshots: ## List the dev database's snapshots (make db-snapshot-rm NAME=x deletes one)
+db-snapshots: ## List the dev database's snapshots (make db-snapshot-rm SNAP=x deletes one)
 	@$(DEV) up --detach --wait db
 	@$(SNAPSHOT) list
 
 .PHONY: db-snapshot-rm
-db-snapshot-rm: ## Delete snapshot NAME
+db-snapshot-rm: ## Delete snapshot SNAP
 	@$(DEV) up --detach --wait db
-	@$(SNAPSHOT) drop "$(NAME)"
+	@$(SNAPSHOT) drop "$(SNAP)"
 
 .PHONY: test-snapshot
 test-snapshot: ## Snapshot, change and restore the dev data under the running API, then list the restored tweets over HTTP (starts the stack)
@@ -233,8 +248,8 @@ check: ## Every drift check: lint, docs-check, the floor's copies of the store's
 	@$(MAKE) lint
 	@$(MAKE) docs-check
 	$(TOOL) go test -count=1 -run '^TestFloorCopies$$' ./app/store
-	@docker build -q -t twitter-api-newman devtools/newman >/dev/null
-	docker run --rm -v "$$PWD:/src:ro" -w /src twitter-api-newman node devtools/postman-coverage.mjs
+	@docker build -q -t $(NEWMAN_IMAGE) devtools/newman >/dev/null
+	docker run --rm -v "$$PWD:/src:ro" -w /src $(NEWMAN_IMAGE) node devtools/postman-coverage.mjs
 
 ##@ Your own service
 
@@ -246,10 +261,15 @@ rename: ## Give the tree your module path and name: make rename MODULE=example.c
 rename-check: ## Rename a fresh copy at random; it must pass lint, test, docs-check, k8s-check and keep no old name
 	@bash devtools/rename-check.sh
 
+.PHONY: names
+names: ## Print the names derived from NAME, for a tool that runs compose without make
+	@printf '%s=%s\n' NAME $(NAME) PROJECT $(PROJECT) IMAGE $(IMAGE) DEV_IMAGE $(DEV_IMAGE) TEST_IMAGE $(TEST_IMAGE) \
+		GOMOD_VOLUME $(GOMOD_VOLUME) GOCACHE_VOLUME $(GOCACHE_VOLUME) HOST_UID $(HOST_UID) HOST_GID $(HOST_GID)
+
 ##@ Release
 
 .PHONY: image
-image: ## Build the release image (IMAGE=twitter-api:latest)
+image: ## Build the release image (IMAGE, default NAME:latest)
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 	@docker image inspect $(IMAGE) --format 'built {{index .RepoTags 0}}: {{.Size}} bytes'
 
@@ -272,9 +292,9 @@ e2e: ## Run the Postman collection with newman against the dev stack (starts it)
 		BASE_URL=http://localhost:$(API_PORT) bash devtools/e2e.sh; \
 	else \
 		echo "e2e: no Node.js here; running newman in a container"; \
-		docker build -q -t twitter-api-newman devtools/newman >/dev/null; \
+		docker build -q -t $(NEWMAN_IMAGE) devtools/newman >/dev/null; \
 		docker run --rm --network $(PROJECT)_default -v "$$PWD:/src:ro" -w /src \
-			-e BASE_URL=http://api:5000 twitter-api-newman bash devtools/e2e.sh; \
+			-e BASE_URL=http://api:5000 $(NEWMAN_IMAGE) bash devtools/e2e.sh; \
 	fi
 
 .PHONY: test-observe
@@ -309,6 +329,10 @@ bench-debug: ## Measure save-to-debuggable-serving reload time under make debug
 bench: ## API vs a same-SQL net/http+pgx floor, alternating (DURATION=5s ROUNDS=2 CONCURRENCY=32 ONLY=)
 	@bash devtools/bench.sh
 
+.PHONY: bench-observe
+bench-observe: ## The costs of tracing and metrics: BASE (main) vs this tree, off and on, alternating
+	@bash devtools/bench-observe.sh
+
 .PHONY: bench-load
 bench-load: ## Throughput and latency of the dev stack (DURATION=10s CONCURRENCY=16)
 	@$(DEV) ps --status running --services 2>/dev/null | grep -qx api || $(MAKE) up
@@ -327,4 +351,4 @@ clean: ## Remove containers, the dev database volume with its snapshots, and bui
 .PHONY: clean-all
 clean-all: clean ## Also remove the Go module and build caches and built images
 	-docker volume rm $(CACHE_VOLUMES)
-	-docker image rm $(IMAGE) $(or $(DEV_IMAGE),twitter-api-dev) $(or $(TEST_IMAGE),twitter-api-test) $(or $(VULN_IMAGE),twitter-api-vuln)
+	-docker image rm $(IMAGE) $(DEV_IMAGE) $(TEST_IMAGE) $(VULN_IMAGE) $(NEWMAN_IMAGE)

@@ -16,5 +16,5 @@ fi
 # same published port.
 uid=${HOST_UID:-$(id -u)}
 exec docker run --rm --network host -u "$uid:${HOST_GID:-$(id -g)}" -v "$PWD:/src" -w /src \
-	-v "twitter-api-gomod-$uid:/go/pkg/mod" -v "twitter-api-gocache-$uid:/cache" \
-	"${DEV_IMAGE:-twitter-api-dev}" go -C devtools run ./load "${args[@]}"
+	-v "$GOMOD_VOLUME:/go/pkg/mod" -v "$GOCACHE_VOLUME:/cache" \
+	"$DEV_IMAGE" go -C devtools run ./load "${args[@]}"

@@ -8,13 +8,13 @@
 #          to devtools/otlpsink, which discards them.
 # devtools/load prints each pair's ratio: base vs off, then off vs on.
 #
-#   BASE=main DURATION=5s ROUNDS=3 CONCURRENCY=32 bash devtools/bench-observe.sh
+#   make bench-observe BASE=main DURATION=5s ROUNDS=3 CONCURRENCY=32
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BASE=${BASE:-main}
 export HOST_UID=${HOST_UID:-$(id -u)} HOST_GID=${HOST_GID:-$(id -g)}
-compose=(docker compose -p "${PROJECT:-twitter-api}-bench" -f compose.bench.yml)
+compose=(docker compose -p "$PROJECT-bench" -f compose.bench.yml)
 teardown() { "${compose[@]}" down --remove-orphans --timeout 5 >/dev/null 2>&1 || true; rm -rf tmp/bench-base; }
 trap teardown EXIT
 trap 'exit 130' INT TERM

@@ -27,7 +27,7 @@ URL="http://127.0.0.1:$PORT/healthz"
 FILE=app/httpapi/health.go   # an edit here rebuilds the package and relinks
 PAUSE=${PAUSE:-1.5}          # settle time between edits, seconds
 POLL=${POLL:-0.25}           # how often to look for the new process; the time itself comes from its log
-dev=(docker compose -p "${PROJECT:-twitter-api}" -f compose.dev.yml)
+dev=(docker compose -p "$PROJECT" -f compose.dev.yml)
 
 # The poll loop must not slow the build it is timing on a small machine, so
 # it forks nothing: bash's clock, /dev/tcp for HTTP, and a read timeout on a

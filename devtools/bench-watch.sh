@@ -15,7 +15,7 @@ watch_pid=
 # then tears down the rest.
 stop_watch() {
 	[[ -n "$watch_pid" ]] || return 0
-	docker ps -q --filter "label=com.docker.compose.project=${PROJECT:-twitter-api}-test" \
+	docker ps -q --filter "label=com.docker.compose.project=$PROJECT-test" \
 		--filter label=com.docker.compose.oneoff=True | xargs -r docker stop -t 5 >/dev/null 2>&1 || true
 	wait "$watch_pid" 2>/dev/null || true
 	watch_pid=

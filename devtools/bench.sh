@@ -9,16 +9,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export HOST_UID=${HOST_UID:-$(id -u)} HOST_GID=${HOST_GID:-$(id -g)}
-compose=(docker compose -p "${PROJECT:-twitter-api}-bench" -f compose.bench.yml)
+compose=(docker compose -p "$PROJECT-bench" -f compose.bench.yml)
 teardown() { "${compose[@]}" down --remove-orphans --timeout 5 >/dev/null 2>&1 || true; }
 trap teardown EXIT
 trap 'exit 130' INT TERM
 
-for v in "twitter-api-gomod-$HOST_UID" "twitter-api-gocache-$HOST_UID"; do
+for v in "$GOMOD_VOLUME" "$GOCACHE_VOLUME"; do
 	docker volume inspect "$v" >/dev/null 2>&1 || docker volume create "$v" >/dev/null
 done
 # The dev image has the toolchain; build it when missing.
-if ! docker image inspect "${DEV_IMAGE:-twitter-api-dev}" >/dev/null 2>&1; then
-	docker compose -p "${PROJECT:-twitter-api}" -f compose.dev.yml build migrate
+if ! docker image inspect "$DEV_IMAGE" >/dev/null 2>&1; then
+	docker compose -p "$PROJECT" -f compose.dev.yml build migrate
 fi
 "${compose[@]}" run --rm bench

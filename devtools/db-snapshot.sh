@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 db=${POSTGRES_DB:-twitter}
 user=${POSTGRES_USER:-twitter}
 prefix=${db}_snapshot_
-dev=(docker compose -p "${PROJECT:-twitter-api}" -f compose.dev.yml)
+dev=(docker compose -p "$PROJECT" -f compose.dev.yml)
 
 # psql on the server's maintenance database: the dev database itself is
 # the one being replaced.
@@ -29,7 +29,7 @@ sql() { "${dev[@]}" exec -T -e PGOPTIONS='-c client_min_messages=warning' db psq
 
 name_arg() {
 	if [[ ! "${1:-}" =~ ^[a-z0-9_]{1,40}$ ]]; then
-		echo "db-snapshot: NAME must be 1 to 40 of a-z, 0-9 and _, as in NAME=before_migration (got '${1:-}')" >&2
+		echo "db-snapshot: SNAP must be 1 to 40 of a-z, 0-9 and _, as in SNAP=before_migration (got '${1:-}')" >&2
 		exit 2
 	fi
 	snap=$prefix$1
@@ -62,7 +62,7 @@ snapshot)
 	SQL
 	sql -c "ALTER DATABASE \"$db\" WITH ALLOW_CONNECTIONS true"
 	((status == 0)) || exit "$status"
-	echo "db-snapshot: saved the dev database as '$2' in $(took); make db-restore NAME=$2 brings it back"
+	echo "db-snapshot: saved the dev database as '$2' in $(took); make db-restore SNAP=$2 brings it back"
 	;;
 restore)
 	name_arg "${2:-}"

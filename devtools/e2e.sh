@@ -19,8 +19,8 @@ BASE_URL="${BASE_URL:-http://localhost:5000}"
 BASE_URL="${BASE_URL%/}" # the collection's paths begin with a slash
 # NEWMAN_HOME: a prepared install (the container fallback sets it).
 NEWMAN_DIR="${NEWMAN_HOME:-devtools/newman}"
-COLLECTION=docs/postman/twitter-api.postman_collection.json
-ENVIRONMENT=docs/postman/twitter-api.postman_environment.json
+COLLECTION=docs/postman/api.postman_collection.json
+ENVIRONMENT=docs/postman/api.postman_environment.json
 
 # Install the pinned newman only when needed: npm ci wipes and refetches
 # node_modules, too slow for every run. A copy of the lockfile taken at install

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 GO_IMAGE=${GO_IMAGE:-golang:1.27-trixie}
 uid=${HOST_UID:-$(id -u)} gid=${HOST_GID:-$(id -g)}
 run=(docker run --rm -u "$uid:$gid" -v "$PWD:/src:ro" -w /src/deploy/k8s/check
-	-v "twitter-api-gomod-$uid:/go/pkg/mod" -v "twitter-api-gocache-$uid:/cache"
+	-v "$GOMOD_VOLUME:/go/pkg/mod" -v "$GOCACHE_VOLUME:/cache"
 	-e GOCACHE=/cache -e HOME=/tmp)
 
 echo "k8s-check: module cache (kustomize, k8s.io/api) and a tidy go.mod"

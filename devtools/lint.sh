@@ -11,9 +11,9 @@ fi
 go vet ./... || status=1
 go mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; status=1; }
 # The tools are modules of their own, so the service's go.mod holds only
-# the service: devtools (the programs and Delve), rename. devtools/vuln pins
+# the service: devtools (the programs and Delve). devtools/vuln pins
 # govulncheck and its database; it has no code.
-for mod in devtools devtools/rename; do
+for mod in devtools; do
 	(cd "$mod" && go vet ./... && go mod tidy -diff) ||
 		{ echo "$mod: vet or go mod tidy failed"; status=1; }
 done

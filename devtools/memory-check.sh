@@ -21,13 +21,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-IMAGE=${IMAGE:-twitter-api:latest}
 LIMIT_MIB=${LIMIT_MIB:-150}
 MULTIPART_LIMIT_MIB=${MULTIPART_LIMIT_MIB:-64}
 MEMORY_LIMIT=${MEMORY_LIMIT:-256m}
 FLOOD_LIMIT_MIB=${FLOOD_LIMIT_MIB:-192}
 run_id=memcheck-$$-$RANDOM
-net=twitter-api-$run_id db=twitter-api-$run_id-db api=twitter-api-$run_id-api
+net=$PROJECT-$run_id db=$PROJECT-$run_id-db api=$PROJECT-$run_id-api
 password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 dsn="postgres://mem:$password@$db:5432/mem?sslmode=disable"
 
@@ -97,8 +96,8 @@ echo "memory-check: API resident memory before the load: $base_mib MiB"
 uid=${HOST_UID:-$(id -u)}
 slowupload() {
 	docker run --rm --network host -u "$uid:${HOST_GID:-$(id -g)}" -v "$PWD:/src" -w /src \
-		-v "twitter-api-gomod-$uid:/go/pkg/mod" -v "twitter-api-gocache-$uid:/cache" \
-		"${DEV_IMAGE:-twitter-api-dev}" go -C devtools run ./slowupload -url "http://127.0.0.1:$port" "$@"
+		-v "$GOMOD_VOLUME:/go/pkg/mod" -v "$GOCACHE_VOLUME:/cache" \
+		"$DEV_IMAGE" go -C devtools run ./slowupload -url "http://127.0.0.1:$port" "$@"
 }
 
 # Multipart first: its growth is measured from the resting baseline.
@@ -123,8 +122,8 @@ echo "memory-check: open files allowed to the API: $(awk '/open files/ {print $4
 per_client=10000
 connflood() { # mode connections
 	docker run --rm --network "$net" -u "$uid:${HOST_GID:-$(id -g)}" -v "$PWD:/src" -w /src \
-		-v "twitter-api-gomod-$uid:/go/pkg/mod" -v "twitter-api-gocache-$uid:/cache" \
-		"${DEV_IMAGE:-twitter-api-dev}" go -C devtools run ./connflood -addr "$api:5000" -hold "${HOLD:-20s}" -mode "$1" -conns "$2"
+		-v "$GOMOD_VOLUME:/go/pkg/mod" -v "$GOCACHE_VOLUME:/cache" \
+		"$DEV_IMAGE" go -C devtools run ./connflood -addr "$api:5000" -hold "${HOLD:-20s}" -mode "$1" -conns "$2"
 }
 ordinary() {
 	local ok=0 failed=0

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const swaggerPath = process.argv[2] ?? join(root, 'docs/swagger.json');
-const collectionPath = process.argv[3] ?? join(root, 'docs/postman/twitter-api.postman_collection.json');
+const collectionPath = process.argv[3] ?? join(root, 'docs/postman/api.postman_collection.json');
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'];
 
 function readJSON(path) {

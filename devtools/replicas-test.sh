@@ -25,8 +25,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PROJECT=${PROJECT:-twitter-api}
-IMAGE=${IMAGE:-twitter-api:latest}
 LB_PORT=${LB_PORT:-5233}
 RATE=${RATE:-120}
 CONCURRENCY=${CONCURRENCY:-16}
@@ -131,7 +129,7 @@ for r in api-1 api-2 api-3; do wait_for 30 "$r in rotation" in_rotation "$r"; do
 step "load through 127.0.0.1:$LB_PORT: $RATE req/s, $CONCURRENCY clients (reads and creates)"
 docker run --detach --name "$load" --network host -u "$uid:$gid" \
 	-v "$PWD:/src:ro" -w /src -v "$work:/out" \
-	-v "twitter-api-gomod-$uid:/go/pkg/mod" -v "twitter-api-gocache-$uid:/cache" \
+	-v "$GOMOD_VOLUME:/go/pkg/mod" -v "$GOCACHE_VOLUME:/cache" \
 	-e GOCACHE=/cache -e GOFLAGS=-buildvcs=false -e HOME=/tmp \
 	"$GO_IMAGE" sh -c "go -C devtools build -o /tmp/load ./load && exec /tmp/load -soak \
 		-url http://127.0.0.1:$LB_PORT -rate $RATE -concurrency $CONCURRENCY \

@@ -6,9 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-IMAGE=${IMAGE:-twitter-api:latest}
 run_id=smoke-$$-$RANDOM
-net=twitter-api-$run_id db=twitter-api-$run_id-db api=twitter-api-$run_id-api
+net=$PROJECT-$run_id db=$PROJECT-$run_id-db api=$PROJECT-$run_id-api
 # A throwaway password, so none is written anywhere.
 password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 dsn="postgres://smoke:$password@$db:5432/smoke?sslmode=disable"

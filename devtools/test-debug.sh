@@ -7,11 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-project="${PROJECT:-twitter-api}-debugtest"
+project="$PROJECT-debugtest"
 # 0: Docker picks a free port; `compose port` tells which.
 export API_PORT=0 DB_PORT=0 DEBUG_PORT=0 ADMIN_PORT=0 JAEGER_UI_PORT=0 JAEGER_OTLP_PORT=0
 export HOST_UID=${HOST_UID:-$(id -u)} HOST_GID=${HOST_GID:-$(id -g)}
-image=${DEV_IMAGE:-twitter-api-dev}
+image=$DEV_IMAGE
 compose=(docker compose -p "$project" -f compose.dev.yml -f compose.debug.yml)
 edited=app/httpapi/health.go   # debugcheck edits it and restores it; so do we
 backup=$(mktemp)
@@ -32,7 +32,7 @@ teardown() {
 trap teardown EXIT
 trap 'exit 130' INT TERM
 
-for v in "twitter-api-gomod-$HOST_UID" "twitter-api-gocache-$HOST_UID"; do
+for v in "$GOMOD_VOLUME" "$GOCACHE_VOLUME"; do
 	docker volume inspect "$v" >/dev/null 2>&1 || docker volume create "$v" >/dev/null
 done
 
@@ -47,7 +47,7 @@ dlv=$("${compose[@]}" port api 2345)
 # The checker runs in the dev image on the host's network: it reaches the
 # API and Delve through the same 127.0.0.1 ports as an editor does.
 timeout 300 docker run --rm --network host --user "$HOST_UID:$HOST_GID" \
-	-v "$PWD:/src" -v "twitter-api-gomod-$HOST_UID:/go/pkg/mod" -v "twitter-api-gocache-$HOST_UID:/cache" \
+	-v "$PWD:/src" -v "$GOMOD_VOLUME:/go/pkg/mod" -v "$GOCACHE_VOLUME:/cache" \
 	-w /src "$image" sh -c 'go -C devtools build -o /tmp/debugcheck ./debugcheck && exec /tmp/debugcheck "$@"' \
 	debugcheck -api "http://$api" -dlv "$dlv" -timeout 3m
 echo "test-debug: passed in $(( $(date +%s) - start ))s"

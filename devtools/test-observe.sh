@@ -20,7 +20,7 @@ for _ in $(seq 1 60); do
 			exit 1
 		fi
 		echo "jaeger: trace $trace has the server span POST /users and its INSERT INTO users"
-		logs=$(docker compose -p "${PROJECT:-twitter-api}" -f compose.dev.yml logs --no-color api)
+		logs=$(docker compose -p "$PROJECT" -f compose.dev.yml logs --no-color api)
 		grep -q "\"trace_id\":\"$trace\"" <<<"$logs" || { echo "test-observe: FAIL: no log line carries trace_id $trace" >&2; exit 1; }
 		echo "test-observe: PASS"
 		exit 0

@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RELOADS=${RELOADS:-10}
-project=${PROJECT:-twitter-api}
+project=$PROJECT
 base=http://127.0.0.1:${API_PORT:-5000}
 dev=(docker compose -p "$project" -f compose.dev.yml)
 file=app/httpapi/health.go

@@ -21,7 +21,7 @@ rm -rf "$parts" reports/failures.txt && mkdir -p "$parts"
 # RACE=1 builds with the race detector (make test-race), in binaries of its
 # own.
 export RACE=${RACE:-0}
-bindir=/cache/testbin/${PROJECT:-twitter-api}
+bindir=/cache/testbin/$PROJECT
 if [[ "$RACE" == 1 ]]; then bindir+=-race; fi
 mkdir -p "$bindir"
 lock=$(mktemp)

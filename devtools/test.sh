@@ -11,10 +11,13 @@
 #
 #   bash devtools/test.sh                   everything, as make test does
 #   bash devtools/test.sh ginkgo --focus=X ./app/store   any command in the test container
+#
+# It needs the names make exports (PROJECT, TEST_IMAGE, the cache volumes);
+# outside make: set -a; eval "$(make -s names)"; set +a
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-compose=(docker compose -p "${PROJECT:-twitter-api}-test" -f compose.test.yml)
+compose=(docker compose -p "$PROJECT-test" -f compose.test.yml)
 teardown() {
 	# No --volumes: the Go caches are shared with the dev stack; the database is on tmpfs.
 	"${compose[@]}" down --remove-orphans --timeout 5 >/dev/null 2>&1 || true
@@ -26,7 +29,7 @@ trap 'exit 130' INT TERM
 
 # Cache volumes are per uid: their files belong to the user who filled them.
 export HOST_UID=${HOST_UID:-$(id -u)} HOST_GID=${HOST_GID:-$(id -g)}
-for v in "twitter-api-gomod-$HOST_UID" "twitter-api-gocache-$HOST_UID"; do
+for v in "$GOMOD_VOLUME" "$GOCACHE_VOLUME"; do
 	docker volume inspect "$v" >/dev/null 2>&1 || docker volume create "$v" >/dev/null
 done
 mkdir -p reports
@@ -44,10 +47,10 @@ took() { breakdown+=("$(printf '  %-34s %6.1f s' "$1" "$(awk -v ms="$2" 'BEGIN {
 # The image holds only the toolchain, tools and compiled dependencies, so it
 # is rebuilt only when what goes into those changed; code is bind-mounted.
 t=$(now)
-image=${TEST_IMAGE:-twitter-api-test}
+image=$TEST_IMAGE
 export TEST_INPUTS
 TEST_INPUTS=$(cat Dockerfile.dev go.mod go.sum devtools/go.mod devtools/go.sum | cksum | cut -d' ' -f1)-$HOST_UID-$HOST_GID
-if [[ "$(docker image inspect -f '{{index .Config.Labels "dev.twitter-api.inputs"}}' "$image" 2>/dev/null)" == "$TEST_INPUTS" ]]; then
+if [[ "$(docker image inspect -f '{{index .Config.Labels "inputs"}}' "$image" 2>/dev/null)" == "$TEST_INPUTS" ]]; then
 	took "image check (up to date)" $(($(now) - t))
 else
 	"${compose[@]}" build --quiet test
@@ -68,7 +71,7 @@ db_pid=$!
 
 t=$(now)
 status=0
-summary=$("${compose[@]}" run --rm --no-deps -T -e PROJECT="${PROJECT:-twitter-api}" -e SUITES_AT_ONCE="${SUITES_AT_ONCE:-1}" -e RACE="${RACE:-0}" \
+summary=$("${compose[@]}" run --rm --no-deps -T -e PROJECT="$PROJECT" -e SUITES_AT_ONCE="${SUITES_AT_ONCE:-1}" -e RACE="${RACE:-0}" \
 	test bash devtools/test-run.sh) || status=$?
 took_all=$(($(now) - t))
 if ! wait "$db_pid"; then

@@ -10,9 +10,9 @@ vegeta() {
 	while (($#)) && [[ "$1" != -- ]]; do opts+=("$1"); shift; done
 	shift
 	local uid=${HOST_UID:-$(id -u)} gid=${HOST_GID:-$(id -g)}
-	docker run --network "${PROJECT:-twitter-api}_default" --user "$uid:$gid" \
-		-v "$PWD:/src" -v "twitter-api-gomod-$uid:/go/pkg/mod" -v "twitter-api-gocache-$uid:/cache" \
-		-w /src "${opts[@]}" "${DEV_IMAGE:-twitter-api-dev}" sh -c \
+	docker run --network "${PROJECT}_default" --user "$uid:$gid" \
+		-v "$PWD:/src" -v "$GOMOD_VOLUME:/go/pkg/mod" -v "$GOCACHE_VOLUME:/cache" \
+		-w /src "${opts[@]}" "$DEV_IMAGE" sh -c \
 		"test -x $vegeta_bin || GOBIN=${vegeta_bin%/*} go install github.com/tsenart/vegeta/v12@v12.13.0 && exec $vegeta_bin \"\$@\"" \
 		vegeta "$@"
 }

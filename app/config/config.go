@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -83,8 +85,17 @@ type Config struct {
 // itself (or, in a container, the container) reaches metrics and profiles.
 const DefaultAdminAddr = "127.0.0.1:9090"
 
-// DefaultServiceName is OTEL_SERVICE_NAME when unset.
-const DefaultServiceName = "twitter-api"
+// DefaultServiceName is OTEL_SERVICE_NAME when unset: the last element of
+// the module path, so the service is named where its module is (make
+// rename rewrites the module path) and nowhere else.
+var DefaultServiceName = moduleName()
+
+func moduleName() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path != "" {
+		return path.Base(bi.Main.Path)
+	}
+	return "api" // a binary built without module information
+}
 
 // Tracing is read from the standard OpenTelemetry variables. Tracing is on
 // only when an OTLP endpoint is set: otherwise nothing is started, recorded

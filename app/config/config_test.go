@@ -3,6 +3,9 @@ package config_test
 import (
 	"log/slog"
 	"net/netip"
+	"os"
+	"path"
+	"regexp"
 	"runtime"
 	"time"
 
@@ -51,6 +54,15 @@ var _ = Describe("Load", func() {
 		Expect(c.Tracing.Enabled()).To(BeFalse(), "no endpoint: tracing is off")
 		Expect(c.Tracing.ServiceName).To(Equal(config.DefaultServiceName))
 		Expect(c.Tracing.Sampler).To(Equal("parentbased_always_on"))
+	})
+
+	It("names the service after the last element of its module path", func() {
+		mod, err := os.ReadFile("../../go.mod")
+		Expect(err).NotTo(HaveOccurred())
+		m := regexp.MustCompile(`(?m)^module\s+(\S+)`).FindSubmatch(mod)
+		Expect(m).To(HaveLen(2))
+		module := string(m[1])
+		Expect(config.DefaultServiceName).To(Equal(path.Base(module)))
 	})
 
 	It("reads every variable", func() {

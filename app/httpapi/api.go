@@ -167,7 +167,6 @@ func New(d Deps) *fiber.App {
 	routes := &routeTable{}
 	errHandler := errorHandler(d.Logger, routes)
 	app := fiber.New(fiber.Config{
-		AppName:      "twitter-api",
 		ErrorHandler: errHandler,
 		JSONEncoder:  encodeJSON,
 		JSONDecoder:  decodeJSONValue,

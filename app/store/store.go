@@ -62,6 +62,9 @@ type Options struct {
 	// TracerProvider, when set, traces every statement as a child of the
 	// span in its context; nil traces nothing and costs nothing.
 	TracerProvider trace.TracerProvider
+	// ApplicationName names the pool's sessions in pg_stat_activity unless
+	// the DSN does.
+	ApplicationName string
 }
 
 // DB is the pool of connections to PostgreSQL under every store. Bun stays
@@ -74,7 +77,7 @@ type DB struct {
 }
 
 // expiresKey holds a connection's jittered end of life in its CustomData.
-const expiresKey = "twitter-api.expires"
+const expiresKey = "store.expires"
 
 // Open prepares a pool for dsn. It does not connect: the service starts,
 // and reports itself unready, while the database is down.
@@ -86,8 +89,8 @@ func Open(dsn string, opt Options) (*DB, error) {
 	if cfg.ConnectTimeout == 0 || cfg.ConnectTimeout > 5*time.Second {
 		cfg.ConnectTimeout = 5 * time.Second
 	}
-	if cfg.RuntimeParams["application_name"] == "" {
-		cfg.RuntimeParams["application_name"] = "twitter-api"
+	if cfg.RuntimeParams["application_name"] == "" && opt.ApplicationName != "" {
+		cfg.RuntimeParams["application_name"] = opt.ApplicationName
 	}
 	// Bun's statements in one round trip with nothing cached, the hot
 	// constant texts prepared once per connection (docs/performance.md).

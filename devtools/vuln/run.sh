@@ -5,8 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-IMAGE=${IMAGE:-twitter-api:latest}
-VULN_IMAGE=${VULN_IMAGE:-twitter-api-vuln}
 
 start=$SECONDS
 docker build -f devtools/vuln/Dockerfile -t "$VULN_IMAGE" .

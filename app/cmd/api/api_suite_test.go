@@ -31,7 +31,7 @@ func TestAPI(t *testing.T) {
 // execEnv, set in its environment, makes the test binary the service
 // itself: specs start it as a child process and send it real signals, with
 // main's code path (run with os.Getenv and os.Stdout) and no build step.
-const execEnv = "TWITTER_API_TEST_EXEC"
+const execEnv = "API_TEST_EXEC_AS_SERVICE"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(execEnv) == "1" {

@@ -106,6 +106,7 @@ func openDB(cfg config.Config, tp trace.TracerProvider) (*store.DB, error) {
 		ConnMaxLifetime: cfg.DBConnMaxLifetime,
 		ConnMaxIdleTime: cfg.DBConnMaxIdleTime,
 		TracerProvider:  tp,
+		ApplicationName: cfg.Tracing.ServiceName,
 	})
 }
 
@@ -139,6 +140,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	// request pool they would fail on every replica at once.
 	probeDB, err := store.Open(cfg.DatabaseURL, store.Options{
 		MaxOpenConns: 1, MaxIdleConns: 1, ConnMaxLifetime: cfg.DBConnMaxLifetime,
+		ApplicationName: cfg.Tracing.ServiceName,
 	})
 	if err != nil {
 		return err

@@ -60,12 +60,12 @@ func (s *SQL) QueryRow(ctx context.Context, query string, args ...any) pgx.Row {
 // Begin starts a transaction, on a connection it holds until it ends.
 func (s *SQL) Begin(ctx context.Context) (pgx.Tx, error) { return s.pool.Begin(ctx) }
 
-// ServiceLockWaits counts the service's sessions (application_name
-// twitter-api) on this database that wait for a lock: how a spec knows a
-// statement it started is blocked where it meant.
+// ServiceLockWaits counts the sessions on this database, other than the
+// spec's own (application_name testdb), that wait for a lock: how a spec
+// knows a statement it started through the service is blocked where it meant.
 func (s *SQL) ServiceLockWaits(ctx context.Context) (int, error) {
 	var n int
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-	WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'twitter-api'`).Scan(&n)
+	WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name <> 'testdb'`).Scan(&n)
 	return n, err
 }

@@ -264,10 +264,10 @@ func imageTag(image string) string {
 
 var _ = Describe("imageTag", func() {
 	It("reads tags, digests and their absence", func() {
-		Expect(imageTag("registry.example.com:5000/twitter-api:v1.2.3")).To(Equal("v1.2.3"))
-		Expect(imageTag("registry.example.com:5000/twitter-api")).To(Equal(""))
-		Expect(imageTag("twitter-api:latest")).To(Equal("latest"))
-		Expect(imageTag("twitter-api@sha256:abc")).To(Equal("@sha256:abc"))
+		Expect(imageTag("registry.example.com:5000/app:v1.2.3")).To(Equal("v1.2.3"))
+		Expect(imageTag("registry.example.com:5000/app")).To(Equal(""))
+		Expect(imageTag("app:latest")).To(Equal("latest"))
+		Expect(imageTag("app@sha256:abc")).To(Equal("@sha256:abc"))
 	})
 })
 
