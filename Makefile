@@ -64,22 +64,43 @@ define ensure-volumes
 	@for v in $(CACHE_VOLUMES); do docker volume inspect $$v >/dev/null 2>&1 || docker volume create $$v >/dev/null; done
 endef
 
-##@ Everyday
+# Compose would recreate a stack of the same PROJECT started from another
+# checkout with this one's bind mount; refuse instead, naming the other one.
+define ensure-own-stack
+	@other=$$(docker ps --all --filter label=com.docker.compose.project=$(PROJECT) \
+		--format '{{.Label "com.docker.compose.project.working_dir"}}' | grep -vxF '$(CURDIR)' | head -n 1 || true); \
+	if [ -n "$$other" ]; then echo "make: the stack $(PROJECT) was started from $$other; make down there, or set another PROJECT (and ports) in .env here" >&2; exit 1; fi
+endef
+
+# make help lists these first, in this order: a working day's targets (at
+# most 15; README.md's table lists the same). The rest follow by topic.
+DAILY := dev up down logs test test-race lint check docs psql seed migration migrate debug clean
+
+##@ The stack and the suites
 
 .PHONY: help
-help: ## List the targets (this text)
-	@awk 'BEGIN {FS = ":.*## "} \
-		/^##@/ {printf "\n%s\n", substr($$0, 5)} \
-		/^[a-zA-Z0-9_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+help: ## List the targets (this text): the daily ones, then the rest by topic
+	@awk -v daily="$(DAILY)" 'BEGIN {FS = ":.*## "; n = split(daily, order, " "); for (i = 1; i <= n; i++) isdaily[order[i]] = 1} \
+		/^##@/ {section = substr($$0, 5); next} \
+		/^[a-zA-Z0-9_-]+:.*## / { \
+			if ($$1 in isdaily) { desc[$$1] = $$2; next } \
+			if (!(section in more)) sections[++ns] = section; \
+			more[section] = more[section] sprintf("  %-15s %s\n", $$1, $$2) } \
+		END { print "Every day:"; \
+			for (i = 1; i <= n; i++) { if (!(order[i] in desc)) { print "make help: DAILY names " order[i] ", no such target" > "/dev/stderr"; exit 1 } \
+				printf "  %-15s %s\n", order[i], desc[order[i]] } \
+			print "\nThe rest, by topic:"; for (i = 1; i <= ns; i++) printf "\n%s\n%s", sections[i], more[sections[i]] }' $(MAKEFILE_LIST)
 	@echo
 
 .PHONY: dev
 dev: ## Start db + API with live reload, attached to the logs (Ctrl-C stops)
+	$(ensure-own-stack)
 	$(ensure-volumes)
 	$(DEV) up --build --remove-orphans --attach api --attach migrate
 
 .PHONY: up
 up: ## Start the stack in the background; returns once the API is healthy
+	$(ensure-own-stack)
 	$(ensure-volumes)
 	$(DEV) up --build --remove-orphans --detach --wait
 	@echo "API ready on http://localhost:$(API_PORT) (Swagger UI: http://localhost:$(API_PORT)/)"
@@ -109,6 +130,7 @@ test-race: ## make test with the race detector (CI runs both)
 
 .PHONY: debug
 debug: ## Start the stack with the API under Delve on 127.0.0.1:DEBUG_PORT; returns once healthy
+	$(ensure-own-stack)
 	$(ensure-volumes)
 	$(DEBUG) up --build --remove-orphans --detach --wait
 	@echo "API ready on http://localhost:$(API_PORT); Delve (API v2 and DAP) on 127.0.0.1:$(DEBUG_PORT)"
@@ -343,10 +365,14 @@ bench-load: ## Throughput and latency of the dev stack (DURATION=10s CONCURRENCY
 .PHONY: clean
 clean: ## Remove containers, the dev database volume with its snapshots, and build output (keeps Go caches)
 	@echo "make clean: deleting the dev database and its snapshots (make db-snapshots lists them), tmp/ and reports/"
-	$(DEV) down --remove-orphans
-	$(TEST) down --remove-orphans
+	$(DEV) down --volumes --remove-orphans
+	$(TEST) down --volumes --remove-orphans
 	docker volume rm --force $(PROJECT)_pgdata >/dev/null
 	rm -rf tmp reports
+
+.PHONY: stacks-apart
+stacks-apart: ## Two checkouts, two PROJECTs: make up refuses the other's stack, make clean keeps it (seconds)
+	@bash devtools/stacks-apart.sh
 
 .PHONY: clean-all
 clean-all: clean ## Also remove the Go module and build caches and built images

@@ -18,6 +18,13 @@ if [ "$lines" -gt 200 ]; then
 	echo "docs-check: README.md has $lines lines, over 200: move the detail into a docs/ page" >&2
 	status=1
 fi
+# The README's targets table lists the Makefile's DAILY targets, in order.
+daily=$(sed -n 's/^DAILY := //p' Makefile)
+table=$(sed -n '/^## Everyday targets/,/^## [^E]/p' README.md | grep '^| `make' | cut -d'|' -f2 | grep -o '`make [a-z0-9-]*' | cut -c7- | tr '\n' ' ')
+if [ "$table" != "$daily " ]; then
+	echo "docs-check: README.md's targets table lists: $table; the Makefile's DAILY: $daily" >&2
+	status=1
+fi
 perl devtools/docs-links.pl README.md docs/*.md || { echo "docs-check: the links above are broken" >&2; status=1; }
 [ "$status" -ne 0 ] || echo "docs-check: docs/ matches the annotations; README.md $lines lines, every link resolves"
 exit "$status"
