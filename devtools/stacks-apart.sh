@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-base="${PROJECT:-twitter-api}-apart"
+base="$PROJECT-apart"
 a="$base-a" b="$base-b"
 # The names make derives from PROJECT, not the caller's.
 unset IMAGE DEV_IMAGE TEST_IMAGE VULN_IMAGE NEWMAN_IMAGE GOMOD_VOLUME GOCACHE_VOLUME
