@@ -304,10 +304,19 @@ var _ = Describe("Migrator", func() {
 		_, err = other.Exec(ctx, "SELECT pg_advisory_lock($1)", migrations.LockKey)
 		Expect(err).NotTo(HaveOccurred())
 
-		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		defer cancel()
-		_, err = m.Up(short)
-		Expect(err).To(MatchError(ContainSubstring("advisory lock")), "it blocked on the lock, then gave up")
+		// Give up only once Up is seen waiting on the lock: a fixed timeout
+		// also covered connecting, which a loaded machine can outlast.
+		waiting, giveUp := context.WithCancel(ctx)
+		defer giveUp()
+		done := make(chan error, 1)
+		go func() { _, err := m.Up(waiting); done <- err }()
+		Eventually(func(g Gomega) {
+			var n int
+			g.Expect(other.QueryRow(ctx, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").Scan(&n)).To(Succeed())
+			g.Expect(n).To(Equal(1))
+		}).WithContext(ctx).Should(Succeed(), "Up waits on the lock")
+		giveUp()
+		Eventually(done).WithContext(ctx).Should(Receive(MatchError(ContainSubstring("advisory lock"))), "it blocked on the lock, then gave up")
 		Expect(tables(ctx)).To(BeEmpty(), "nothing ran without the lock")
 
 		_, err = other.Exec(ctx, "SELECT pg_advisory_unlock($1)", migrations.LockKey)
