@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,14 +53,37 @@ type env map[string]string
 
 func (e env) get(name string) string { return e[name] }
 
-// freePort returns a TCP port nothing listens on at the moment.
+// freePort returns a TCP port nothing listens on, below the kernel's
+// ephemeral range: a port from Listen(":0") can be taken by any outgoing
+// connection before the service binds it (EADDRINUSE, seen in CI). Each
+// parallel process owns its own block, so picks never collide.
 func freePort() int {
 	GinkgoHelper()
-	ln, err := net.Listen("tcp", ":0")
+	const base, block = 20000, 400
+	first := base + (GinkgoParallelProcess()-1)*block
+	Expect(first+block).To(BeNumerically("<=", ephemeralLow()), "the port blocks overlap the ephemeral range")
+	for range block {
+		port := first + int(picked.Add(1))%block
+		if ln, err := net.Listen("tcp", ":"+strconv.Itoa(port)); err == nil {
+			Expect(ln.Close()).To(Succeed())
+			return port
+		}
+	}
+	Fail(fmt.Sprintf("no free port in %d-%d", first, first+block-1))
+	return 0
+}
+
+var picked atomic.Int32
+
+// ephemeralLow is the first port the kernel hands to outgoing connections.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768 // Linux's default
+	}
+	low, err := strconv.Atoi(strings.Fields(string(b))[0])
 	Expect(err).NotTo(HaveOccurred())
-	port := ln.Addr().(*net.TCPAddr).Port
-	Expect(ln.Close()).To(Succeed())
-	return port
+	return low
 }
 
 // server is a run("serve") in the background.
