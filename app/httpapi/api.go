@@ -28,26 +28,6 @@ import (
 	"github.com/twitter-api/twitter-api/app/twitter"
 )
 
-// DefaultMaxBodyBytes bounds a JSON request body when Deps sets no
-// MaxBodyBytes: the largest legal body here is a few KB (280 characters of
-// 4-byte UTF-8, escaped, is under 3 KB).
-const DefaultMaxBodyBytes = 16 << 10
-
-// MaxMaxBodyBytes is the largest MaxBodyBytes allowed.
-const MaxMaxBodyBytes = 1 << 20
-
-// readBodyBytes is how much of a refused body the server reads, and
-// discards, before it stops listening. Refusing a body it has read lets the
-// 413 reach the client; refusing one mid-upload closes the connection, and a
-// client still sending may see a reset instead of the answer. Discarded
-// bytes are never held.
-const readBodyBytes = 8 << 20
-
-// BodyBudgetBytes bounds the request body bytes held in memory at once,
-// across all requests: a body waits for its share before it is read, so slow
-// or concurrent uploads cannot grow memory without bound.
-const BodyBudgetBytes = 16 << 20
-
 // DefaultRequestTimeout is a request's budget when Deps sets none.
 const DefaultRequestTimeout = 5 * time.Second
 
@@ -108,7 +88,7 @@ type Deps struct {
 	RateWindow time.Duration
 
 	// MaxBodyBytes bounds each JSON request body (DefaultMaxBodyBytes
-	// when zero, at most MaxMaxBodyBytes).
+	// when zero, at most LargestMaxBodyBytes).
 	MaxBodyBytes int
 
 	// APIKeyOverlap is how long a user's previous keys keep working after
@@ -159,7 +139,7 @@ func New(d Deps) *fiber.App {
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	d.MaxBodyBytes = min(d.MaxBodyBytes, MaxMaxBodyBytes)
+	d.MaxBodyBytes = min(d.MaxBodyBytes, LargestMaxBodyBytes)
 	if d.MaxConns <= 0 {
 		d.MaxConns = DefaultMaxConns
 	}
@@ -204,11 +184,12 @@ func New(d Deps) *fiber.App {
 	if d.TracerProvider != nil {
 		app.Use(traceRequests(d.TracerProvider, clients))
 	}
-	app.Use(closeWhenDraining(d.Draining), accessLog(d.Logger, errHandler, clients), recoverPanics(d.Logger),
-		bodies.none(), requestContext(d.Context, d.RequestTimeout)).
+	app.Use(closeWhenDraining(d.Draining), accessLog(d.Logger, clients), answerErrors(errHandler),
+		recoverPanics(d.Logger), bodies.refuseUnexpected(), requestContext(d.Context, d.RequestTimeout)).
 		Name(middlewareRoute) // names every app.Use route, none of addRoutes'
 	addRoutes(app, d, bodies, clients)
 	routes.load(app)
 	refuseUnknownMethods(app, errHandler)
+	sendNoSniff(app)
 	return app
 }

@@ -96,7 +96,7 @@ var _ = Describe("request bodies", func() {
 	)
 
 	It("refuses nesting deeper than the decoder allows with a 400, under the largest body limit", func() {
-		a := httpapi.New(httpapi.Deps{Services: tdb.DB.Services(), Ready: readyOver(tdb.DB), MaxBodyBytes: httpapi.MaxMaxBodyBytes})
+		a := httpapi.New(httpapi.Deps{Services: tdb.DB.Services(), Ready: readyOver(tdb.DB), MaxBodyBytes: httpapi.LargestMaxBodyBytes})
 		body := `{"text":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`
 		expectProblem(req(http.MethodPost, "/tweets").withJSON(body).on(a), http.StatusBadRequest)
 	})

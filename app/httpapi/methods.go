@@ -8,17 +8,14 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-const headerNoSniff = "X-Content-Type-Options"
-
-// refuseUnknownMethods wraps the server's handler: every response says
-// nosniff, and a method Fiber does not know (PROPFIND, BREW) gets the
-// problem JSON of a 405, or 404 for an unknown path, where Fiber would
-// answer a text/plain 400 without running any middleware.
+// refuseUnknownMethods wraps the server's handler: a method Fiber does not
+// know (PROPFIND, BREW) gets the problem JSON of a 405, or 404 for an
+// unknown path, where Fiber would answer a text/plain 400 without running
+// any middleware.
 func refuseUnknownMethods(app *fiber.App, errHandler fiber.ErrorHandler) {
 	next := app.Server().Handler
 	known := app.Config().RequestMethods
 	app.Server().Handler = func(ctx *fasthttp.RequestCtx) {
-		ctx.Response.Header.Set(headerNoSniff, "nosniff")
 		if slices.Contains(known, string(ctx.Method())) {
 			next(ctx)
 			return

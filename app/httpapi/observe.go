@@ -78,7 +78,7 @@ func traceRequests(tp trace.TracerProvider, clients *clientAddrs) fiber.Handler 
 		sc := span.SpanContext()
 		c.Set(headerTraceResponse, "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-"+sc.TraceFlags().String())
 		c.SetUserContext(ctx)
-		err := c.Next() // accessLog, below, has answered errors already
+		err := c.Next() // answerErrors, below, has answered errors already
 		method, route := routeOf(c)
 		status := c.Response().StatusCode()
 		span.SetName(method + " " + route)

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -127,7 +128,7 @@ func fiberDetail(e *fiber.Error) string {
 	case fiber.StatusNotFound:
 		return "no route matches this path"
 	case fiber.StatusRequestEntityTooLarge:
-		return "the request body exceeds 8 MiB, more than this server reads of any request"
+		return bodyOverServerLimit
 	case fiber.StatusMethodNotAllowed:
 		return "this path does not support the request method; Allow lists those it does"
 	case fiber.StatusRequestHeaderFieldsTooLarge:
@@ -138,8 +139,27 @@ func fiberDetail(e *fiber.Error) string {
 	return "the request is malformed: its request line or headers could not be parsed"
 }
 
+// bodyOverServerLimit is the detail of fasthttp's own 413, for a body over
+// readBodyBytes.
+var bodyOverServerLimit = fmt.Sprintf("the request body exceeds %d MiB, more than this server reads of any request",
+	readBodyBytes>>20)
+
 func newProblem(status int, detail string, fields ...fieldError) problem {
 	return problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Errors: fields}
+}
+
+// answerErrors answers, with errHandler, an error the handlers below it
+// return, so the middleware above it (the access log, metrics, the span)
+// see the status the client gets.
+func answerErrors(errHandler fiber.ErrorHandler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if err := c.Next(); err != nil {
+			if herr := errHandler(c, err); herr != nil {
+				_ = c.SendStatus(fiber.StatusInternalServerError)
+			}
+		}
+		return nil
+	}
 }
 
 // errorHandler writes every error as problem JSON and logs the unexpected.

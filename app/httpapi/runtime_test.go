@@ -343,7 +343,7 @@ var _ = Describe("the request body budget", func() {
 	// A server on loopback: slow uploads need real connections.
 	var base string
 	// The largest limit allowed, so a few bodies fill the budget.
-	const bodyBytes = httpapi.MaxMaxBodyBytes
+	const bodyBytes = httpapi.LargestMaxBodyBytes
 
 	BeforeEach(func() {
 		a := httpapi.New(httpapi.Deps{
