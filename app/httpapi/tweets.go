@@ -26,15 +26,15 @@ import (
 //	@Router			/tweets [get]
 func handleListTweets(tweets twitter.TweetService) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		page, err := pageParams(c)
+		page, err := positionPageParams(c)
 		if err != nil {
 			return err
 		}
-		p, err := tweets.List(c.UserContext(), page)
+		listed, err := tweets.List(c.UserContext(), page)
 		if err != nil {
 			return err
 		}
-		return sendPage(c, page, p)
+		return sendPage(c, page, listed)
 	}
 }
 
@@ -56,26 +56,7 @@ func handleListTweets(tweets twitter.TweetService) fiber.Handler {
 //	@Failure		422			{object}	problem	"Parameter out of range"
 //	@Router			/users/{id}/tweets [get]
 func handleListUserTweets(tweets twitter.TweetService) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		id, err := pathID(c, "id")
-		if err != nil {
-			return err
-		}
-		page, err := pageParams(c)
-		if err != nil {
-			return err
-		}
-		p, err := tweets.ListByUser(c.UserContext(), id, page)
-		if err != nil {
-			return err
-		}
-		return sendPage(c, page, p)
-	}
-}
-
-func sendPage(c *fiber.Ctx, page twitter.Page, p twitter.TweetPage) error {
-	setNextLink(c, page, p)
-	return sendTweets(c, p.Tweets)
+	return listUserTweets(positionPageParams, tweets.ListByUser)
 }
 
 // handleCreateTweet creates a tweet.

@@ -36,3 +36,11 @@ func (db *DB) InsertBatch(ctxs ...context.Context) []error {
 	}
 	return errs
 }
+
+// EncodeCursor and DecodeCursor are the cursor codec, for specs that need
+// no database.
+func EncodeCursor(key []byte, list string, listKey int64) string {
+	return encodeCursor(key, list, listKey)
+}
+
+func DecodeCursor(key []byte, list, s string) (int64, error) { return decodeCursor(key, list, s) }

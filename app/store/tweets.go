@@ -94,31 +94,16 @@ func (s *Tweets) Get(ctx context.Context, id int64) (twitter.Tweet, error) {
 	return r.tweet(), nil
 }
 
-// List returns a page of all tweets in list order (see list).
+// List returns a page of all tweets in position order.
 func (s *Tweets) List(ctx context.Context, page twitter.Page) (twitter.TweetPage, error) {
-	return s.list(ctx, page, nil)
+	return s.db.listPage(ctx, allTweets, page)
 }
 
-// ListByUser returns a page of userID's tweets in list order (see list);
+// ListByUser returns a page of userID's tweets in position order;
 // twitter.ErrNotFound when there is no such user.
 func (s *Tweets) ListByUser(ctx context.Context, userID int64, page twitter.Page) (twitter.TweetPage, error) {
-	p, err := s.list(ctx, page, &userID)
-	if err != nil || len(p.Tweets) > 0 {
-		return p, err
-	}
-	// Only an empty page asks whether the user exists: a page with tweets
-	// already proves it, and costs one statement instead of two.
-	exists, err := s.db.bun.NewSelect().Model((*userRow)(nil)).Where("id = ?", userID).Exists(ctx)
-	if err != nil {
-		return twitter.TweetPage{}, mapErr("select user", err, nil)
-	}
-	if !exists {
-		return twitter.TweetPage{}, fmt.Errorf("select user %d: %w", userID, twitter.ErrNotFound)
-	}
-	return p, nil
+	return s.db.listOfUser(ctx, userTweets, userID, page)
 }
-
-// Lists are in position order: see docs/lists.md.
 
 // listColumns are tweetColumns and the position the next cursor is made of.
 var listColumns = tweetColumns + `, t.position`
@@ -150,72 +135,27 @@ var (
 	listUserTweetsAfterIDSQL = listAfterIDSQL(" AND t.user_id = $3")
 )
 
-func (s *Tweets) list(ctx context.Context, page twitter.Page, userID *int64) (twitter.TweetPage, error) {
-	if err := page.Validate(); err != nil { // a zero limit would size the buffer and query wrongly
-		return twitter.TweetPage{}, fmt.Errorf("select tweets: %w", err)
-	}
-	key, err := s.db.cursorKey(ctx)
-	if err != nil {
-		return twitter.TweetPage{}, err
-	}
-	var (
-		query string
-		after int64 // the position the page starts after
-		byID  = page.AfterID > 0
-	)
-	switch {
-	case byID:
-		query, after = listTweetsAfterIDSQL, page.AfterID
-		if userID != nil {
-			query = listUserTweetsAfterIDSQL
-		}
-	default:
-		if page.Cursor != "" {
-			if after, err = decodeCursor(key, page.Cursor); err != nil {
-				return twitter.TweetPage{}, err
-			}
-		}
-		query = listTweetsSQL
-		if userID != nil {
-			query = listUserTweetsSQL
-		}
-	}
-	args := []any{page.Limit + 1, after} // one extra row tells whether another page exists
-	if userID != nil {
-		args = append(args, *userID)
-	}
-	list, last, err := s.db.queryTweets(ctx, query, byID, make([]twitter.Tweet, 0, page.Limit+1), args...)
-	if err != nil {
-		return twitter.TweetPage{}, mapErr("select tweets", err, nil)
-	}
-	p := twitter.TweetPage{Tweets: list}
-	if len(list) > page.Limit {
-		p.Tweets, p.More = list[:page.Limit], true
-		last = last[:page.Limit]
-	}
-	next := after
-	if len(last) > 0 {
-		next = last[len(last)-1]
-	}
-	p.Next = encodeCursor(key, next)
-	return p, nil
-}
+// The lists in position order (docs/lists.md), sharing their cursors.
+var (
+	allTweets  = tweetList{query: listTweetsSQL, afterIDQuery: listTweetsAfterIDSQL}
+	userTweets = tweetList{query: listUserTweetsSQL, afterIDQuery: listUserTweetsAfterIDSQL}
+)
 
-// queryTweets runs a statement that returns tweets with their positions (a
-// list page, or the INSERT … RETURNING of a batch of creates) and appends
-// its tweets to dst; positions holds each one's position. leadsWithStart
-// says the statement leads with the start's position (listAfterIDSQL),
-// which is then positions' only element for an empty page. It reads on the
+// queryTweets runs a statement that returns tweets, each followed by its
+// key (a list page, or the INSERT … RETURNING of a batch of creates, whose
+// key is the position) and appends its tweets to dst; keys holds each
+// one's key. leadsWithStart says the statement leads with the start's key
+// (listAfterIDSQL), which is then keys' only element for an empty page. It reads on the
 // pool's pgx connection, which decodes each column into its typed
 // destination: database/sql's Scan, through reflection, was the largest
 // CPU cost of a list page (docs/performance.md).
-func (db *DB) queryTweets(ctx context.Context, query string, leadsWithStart bool, dst []twitter.Tweet, args ...any) (_ []twitter.Tweet, positions []int64, err error) {
+func (db *DB) queryTweets(ctx context.Context, query string, leadsWithStart bool, dst []twitter.Tweet, args ...any) (_ []twitter.Tweet, keys []int64, err error) {
 	conn, err := db.bun.DB.Conn(ctx)
 	if err != nil {
 		return dst, nil, err
 	}
 	defer conn.Close()
-	positions = make([]int64, 0, cap(dst))
+	keys = make([]int64, 0, cap(dst))
 	err = conn.Raw(func(driverConn any) error {
 		rows, err := driverConn.(*stdlib.Conn).Conn().Query(ctx, query, prepared(args...)...)
 		if err != nil {
@@ -226,9 +166,9 @@ func (db *DB) queryTweets(ctx context.Context, query string, leadsWithStart bool
 		// column. The start's row of an empty page (leadsWithStart) is all NULL.
 		var (
 			r          tweetRow
-			pos, start pgtype.Int8
+			key, start pgtype.Int8
 		)
-		dest := append(r.dest(), &pos)
+		dest := append(r.dest(), &key)
 		if leadsWithStart {
 			dest = append([]any{&start}, dest...)
 		}
@@ -241,14 +181,14 @@ func (db *DB) queryTweets(ctx context.Context, query string, leadsWithStart bool
 			}
 			t := r.tweet()
 			dst = append(dst, t)
-			positions = append(positions, pos.Int64)
+			keys = append(keys, key.Int64)
 		}
-		if leadsWithStart && len(positions) == 0 {
-			positions = append(positions, start.Int64)
+		if leadsWithStart && len(keys) == 0 {
+			keys = append(keys, start.Int64)
 		}
 		return rows.Err()
 	})
-	return dst, positions, err
+	return dst, keys, err
 }
 
 // Update replaces the text of tweet id if actor may change it.
