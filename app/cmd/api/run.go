@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -21,9 +20,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/twitter-api/twitter-api/app/config"
-	"github.com/twitter-api/twitter-api/app/httpapi"
 	"github.com/twitter-api/twitter-api/app/migrations"
-	"github.com/twitter-api/twitter-api/app/readiness"
 	"github.com/twitter-api/twitter-api/app/store"
 )
 
@@ -108,134 +105,6 @@ func openDB(cfg config.Config, tp trace.TracerProvider) (*store.DB, error) {
 		TracerProvider:  tp,
 		ApplicationName: cfg.Tracing.ServiceName,
 	})
-}
-
-func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		return err
-	}
-	logOut := newLogWriter(stdout)
-	defer logOut.Close() // last: every line logged below is written
-	log := newLogger(cfg, logOut)
-	setMemoryLimit(log)
-	tp, err := newTracerProvider(cfg.Tracing, log)
-	if err != nil {
-		return err
-	}
-	defer flushTraces(tp, log) // after the drain: the last requests' spans too
-	// A nil provider must stay an untyped nil: it turns tracing off.
-	var traces trace.TracerProvider
-	if tp != nil {
-		traces = tp
-		log.Info("tracing", "endpoint", cfg.Tracing.Endpoint, "service", cfg.Tracing.ServiceName,
-			"sampler", cfg.Tracing.Sampler)
-	}
-	db, err := openDB(cfg, traces)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	// Readiness checks get a connection of their own: behind a saturated
-	// request pool they would fail on every replica at once.
-	probeDB, err := store.Open(cfg.DatabaseURL, store.Options{
-		MaxOpenConns: 1, MaxIdleConns: 1, ConnMaxLifetime: cfg.DBConnMaxLifetime,
-		ApplicationName: cfg.Tracing.ServiceName,
-	})
-	if err != nil {
-		return err
-	}
-	defer probeDB.Close()
-	ready, err := readiness.New(probeDB, 0)
-	if err != nil {
-		return err
-	}
-	metrics := newRegistry(map[string]*store.DB{"api": db, "readiness": probeDB})
-	adm, err := startAdmin(cfg.AdminAddr, cfg, metrics, log)
-	if err != nil {
-		return err
-	}
-	defer adm.Close() // once serve returns, after the drain: scrapes see it
-
-	// Requests descend from work, not from ctx: a signal must not cancel
-	// them, only the end of the drain budget does.
-	work, abort := context.WithCancel(context.WithoutCancel(ctx))
-	defer abort()
-	app := httpapi.New(httpapi.Deps{
-		Services:       db.Services(),
-		Ready:          ready,
-		Logger:         log,
-		Version:        version,
-		StartedAt:      processStart,
-		ReadTimeout:    cfg.HTTPReadTimeout,
-		WriteTimeout:   cfg.HTTPWriteTimeout,
-		IdleTimeout:    cfg.HTTPIdleTimeout,
-		MaxConns:       cfg.MaxConns,
-		MaxConnsPerIP:  cfg.MaxConnsPerIP,
-		TrustedProxies: cfg.TrustedProxies,
-		RequestTimeout: cfg.RequestTimeout,
-		Context:        work,
-		Draining:       ctx.Done(),
-		APIKeyOverlap:  cfg.APIKeyOverlap,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-
-		SignupLimit:         cfg.RateLimitSignups,
-		AnonymousWriteLimit: cfg.RateLimitAnonymousWrites,
-		KeyedWriteLimit:     cfg.RateLimitKeyedWrites,
-		AccountLimit:        cfg.RateLimitAccount,
-		RateWindow:          cfg.RateWindow,
-
-		TracerProvider: traces,
-		Metrics:        metrics,
-	})
-	// Listening here, not in Fiber, reports a taken port before anything else.
-	tcp, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	ln := newTrackingListener(tcp)
-	served := make(chan error, 1)
-	go func() { served <- app.Listener(ln) }()
-	// Numbers tweets that no create of this process numbered: the previous
-	// version's during a rolling update, a create's whose numbering failed.
-	go db.SweepPositions(work, time.Second, func(err error) {
-		log.Warn("numbering unlisted tweets failed; retrying in a second", "error", err.Error())
-	})
-	go db.SweepIdempotencyKeys(work, time.Minute, func(err error) {
-		log.Warn("deleting expired idempotency keys failed; retrying in a minute", "error", err.Error())
-	})
-	log.Info("serving", "addr", ln.Addr().String(), "version", version)
-
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	// The termination contract: /readyz has answered 503 since ctx ended,
-	// and every response asks for its connection to be closed; keep serving
-	// for the delay so load balancers see it and stop sending, then drain,
-	// then cancel whatever still runs. The three together stay below
-	// SHUTDOWN_GRACE, the platform's stop grace (config checks it).
-	log.Info("shutting down: unready now, serving until the delay ends, then draining",
-		"delay", cfg.ShutdownDelay.String(), "timeout", cfg.ShutdownTimeout.String(), "grace", cfg.ShutdownGrace.String())
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-time.After(cfg.ShutdownDelay):
-	}
-	log.Info("draining: no new connections", "open", ln.open.Load())
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := shutdown(sctx, app, ln); err != nil {
-		left := ln.open.Load()
-		abort()
-		// The aborted requests answer 503 at once; give them a moment to.
-		waitClosed(ln, config.AbortGrace)
-		log.Error("drain budget spent: cancelled the requests still running", "connections", left, "error", err.Error())
-		return err
-	}
-	log.Info("stopped")
-	return nil
 }
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
