@@ -27,12 +27,9 @@ USER 65532:65532
 EXPOSE 5000
 # No shell or curl here: the binary probes itself.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["/api", "healthcheck"]
-# On SIGTERM the API answers /readyz 503 at once, keeps serving for
-# SHUTDOWN_DELAY (2 s) so load balancers notice, drains for at most
-# SHUTDOWN_TIMEOUT (6 s), then cancels what is left (0.5 s): 8.5 s < the 10 s
-# `docker stop` grants before SIGKILL (SHUTDOWN_GRACE). Raise the grace
-# (`docker stop -t`, stop_grace_period, terminationGracePeriodSeconds) and
-# SHUTDOWN_GRACE with it before raising these.
+# On SIGTERM the API stops within the grace `docker stop` grants before
+# SIGKILL (SHUTDOWN_GRACE): docs/reliability-and-security.md, "Stopping: the
+# termination contract", has the budget and how to raise it.
 STOPSIGNAL SIGTERM
 # The binary is the entrypoint, so `docker run IMAGE migrate up` works.
 ENTRYPOINT ["/api"]

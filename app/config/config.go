@@ -5,17 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
-	"net/url"
-	"path"
 	"runtime"
-	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/twitter-api/twitter-api/app/httpapi"
+	"github.com/twitter-api/twitter-api/app/migrations"
 )
 
 // Config holds every setting; see .env.example for their meaning.
@@ -81,59 +77,35 @@ type Config struct {
 	Tracing Tracing
 }
 
+// DefaultPort is PORT when unset.
+const DefaultPort = 5000
+
+// minMaxBodyBytes is the smallest MAX_BODY_BYTES: below it a legal tweet
+// would not fit.
+const minMaxBodyBytes = 1 << 10
+
 // DefaultAdminAddr is ADMIN_ADDR when unset: loopback, so only the host
 // itself (or, in a container, the container) reaches metrics and profiles.
 const DefaultAdminAddr = "127.0.0.1:9090"
 
-// DefaultServiceName is OTEL_SERVICE_NAME when unset: the last element of
-// the module path, so the service is named where its module is (make
-// rename rewrites the module path) and nowhere else.
-var DefaultServiceName = moduleName()
-
-func moduleName() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path != "" {
-		return path.Base(bi.Main.Path)
-	}
-	return "api" // a binary built without module information
-}
-
-// Tracing is read from the standard OpenTelemetry variables. Tracing is on
-// only when an OTLP endpoint is set: otherwise nothing is started, recorded
-// or exported. The exporter reads the rest of the standard variables
-// (OTEL_EXPORTER_OTLP_TIMEOUT, _COMPRESSION, _CERTIFICATE, OTEL_BSP_*)
-// from the process environment itself.
-type Tracing struct {
-	// Endpoint is the full OTLP/HTTP traces URL, such as
-	// http://jaeger:4318/v1/traces; empty turns tracing off.
-	Endpoint string
-	// Headers are sent with every export, for backends that want a key.
-	Headers     map[string]string
-	ServiceName string
-	// ResourceAttributes describe the process (OTEL_RESOURCE_ATTRIBUTES).
-	ResourceAttributes map[string]string
-	// Sampler is an OTEL_TRACES_SAMPLER name; SamplerArg is the ratio of
-	// the traceidratio samplers.
-	Sampler    string
-	SamplerArg float64
-}
-
-// Enabled reports whether traces are exported.
-func (t Tracing) Enabled() bool { return t.Endpoint != "" }
-
-// Samplers are the OTEL_TRACES_SAMPLER values understood.
-var Samplers = []string{"parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio",
-	"always_on", "always_off", "traceidratio"}
-
-// DefaultShutdownGrace is SHUTDOWN_GRACE when unset: the stop grace period of
-// Docker and compose.
-const DefaultShutdownGrace = 10 * time.Second
+// The shutdown budget: SHUTDOWN_DELAY + SHUTDOWN_TIMEOUT + AbortGrace must
+// stay below SHUTDOWN_GRACE, the platform's grace before SIGKILL, and Load
+// refuses a configuration where it does not. The defaults fit the grace of
+// Docker and compose; docs/reliability-and-security.md (the termination
+// contract) adds them up.
+const (
+	DefaultShutdownDelay   = 2 * time.Second
+	DefaultShutdownTimeout = 6 * time.Second
+	// AbortGrace is how long requests cancelled at the end of the drain
+	// get to answer (503) before the process exits.
+	AbortGrace = 500 * time.Millisecond
+	// DefaultShutdownGrace is SHUTDOWN_GRACE when unset: the stop grace
+	// period of Docker and compose.
+	DefaultShutdownGrace = 10 * time.Second
+)
 
 // MaxAPIKeyOverlap bounds API_KEY_OVERLAP: a replaced key must end.
 const MaxAPIKeyOverlap = 30 * 24 * time.Hour
-
-// AbortGrace is how long requests cancelled at the end of the drain get to
-// answer (503) before the process exits.
-const AbortGrace = 500 * time.Millisecond
 
 // Load builds a Config from getenv (os.Getenv in production). It reports
 // every missing or invalid variable by name, not just the first.
@@ -141,7 +113,7 @@ func Load(getenv func(string) string) (Config, error) {
 	r := reader{getenv: getenv}
 	c := Config{
 		DatabaseURL: r.required("DATABASE_URL"),
-		Port:        r.int("PORT", 5000, 1, 65535),
+		Port:        r.int("PORT", DefaultPort, 1, 65535),
 		LogLevel:    r.level("LOG_LEVEL", slog.LevelInfo),
 		LogFormat:   r.oneOf("LOG_FORMAT", "json", "json", "text"),
 
@@ -149,29 +121,29 @@ func Load(getenv func(string) string) (Config, error) {
 		DBConnMaxLifetime: r.duration("DB_CONN_MAX_LIFETIME", 30*time.Minute),
 		DBConnMaxIdleTime: r.duration("DB_CONN_MAX_IDLE_TIME", 5*time.Minute),
 
-		RequestTimeout:   r.duration("REQUEST_TIMEOUT", 5*time.Second),
+		RequestTimeout:   r.duration("REQUEST_TIMEOUT", httpapi.DefaultRequestTimeout),
 		HTTPReadTimeout:  r.duration("HTTP_READ_TIMEOUT", 10*time.Second),
 		HTTPWriteTimeout: r.duration("HTTP_WRITE_TIMEOUT", 10*time.Second),
 		HTTPIdleTimeout:  r.duration("HTTP_IDLE_TIMEOUT", 30*time.Second),
 		MaxConns:         r.int("MAX_CONNS", httpapi.DefaultMaxConns, 1, 1_000_000),
 		MaxConnsPerIP:    r.int("MAX_CONNS_PER_IP", httpapi.DefaultMaxConnsPerIP, 0, 1_000_000),
 		TrustedProxies:   r.prefixes("TRUSTED_PROXIES"),
-		ShutdownDelay:    r.durationOrZero("SHUTDOWN_DELAY", 2*time.Second),
-		ShutdownTimeout:  r.duration("SHUTDOWN_TIMEOUT", 6*time.Second),
+		ShutdownDelay:    r.durationOrZero("SHUTDOWN_DELAY", DefaultShutdownDelay),
+		ShutdownTimeout:  r.duration("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout),
 		ShutdownGrace:    r.duration("SHUTDOWN_GRACE", DefaultShutdownGrace),
 
-		MigrationLockTimeout:      r.duration("MIGRATION_LOCK_TIMEOUT", 5*time.Second),
-		MigrationStatementTimeout: r.duration("MIGRATION_STATEMENT_TIMEOUT", time.Minute),
+		MigrationLockTimeout:      r.duration("MIGRATION_LOCK_TIMEOUT", migrations.DefaultLockTimeout),
+		MigrationStatementTimeout: r.duration("MIGRATION_STATEMENT_TIMEOUT", migrations.DefaultStatementTimeout),
 
-		APIKeyOverlap: r.duration("API_KEY_OVERLAP", 24*time.Hour),
+		APIKeyOverlap: r.duration("API_KEY_OVERLAP", httpapi.DefaultAPIKeyOverlap),
 
-		MaxBodyBytes: r.int("MAX_BODY_BYTES", 16<<10, 1<<10, 1<<20),
+		MaxBodyBytes: r.int("MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, minMaxBodyBytes, httpapi.LargestMaxBodyBytes),
 
-		RateLimitSignups:         r.int("RATE_LIMIT_SIGNUPS", 10, 0, 1_000_000),
-		RateLimitAnonymousWrites: r.int("RATE_LIMIT_ANONYMOUS_WRITES", 60, 0, 1_000_000),
+		RateLimitSignups:         r.int("RATE_LIMIT_SIGNUPS", httpapi.DefaultSignupLimit, 0, 1_000_000),
+		RateLimitAnonymousWrites: r.int("RATE_LIMIT_ANONYMOUS_WRITES", httpapi.DefaultAnonymousWriteLimit, 0, 1_000_000),
 		RateLimitKeyedWrites:     r.int("RATE_LIMIT_KEYED_WRITES", httpapi.DefaultKeyedWriteLimit, 0, 1_000_000),
 		RateLimitAccount:         r.int("RATE_LIMIT_ACCOUNT", httpapi.DefaultAccountLimit, 0, 1_000_000),
-		RateWindow:               r.duration("RATE_WINDOW", time.Minute),
+		RateWindow:               r.duration("RATE_WINDOW", httpapi.DefaultRateWindow),
 
 		AdminAddr: r.addr("ADMIN_ADDR", DefaultAdminAddr),
 		Tracing:   r.tracing(),
@@ -209,7 +181,7 @@ func DefaultMaxOpenConns() int {
 // LoadPort reads only PORT, for commands that talk to a running server.
 func LoadPort(getenv func(string) string) (int, error) {
 	r := reader{getenv: getenv}
-	port := r.int("PORT", 5000, 1, 65535)
+	port := r.int("PORT", DefaultPort, 1, 65535)
 	if len(r.errs) > 0 {
 		return 0, fmt.Errorf("config: %w", errors.Join(r.errs...))
 	}
@@ -223,218 +195,4 @@ func MigrationsDir(getenv func(string) string) string {
 		return dir
 	}
 	return "app/migrations"
-}
-
-type reader struct {
-	getenv func(string) string
-	errs   []error
-}
-
-func (r *reader) fail(name, format string, args ...any) {
-	r.errs = append(r.errs, fmt.Errorf("%s %s", name, fmt.Sprintf(format, args...)))
-}
-
-func (r *reader) lookup(name string) string {
-	return strings.TrimSpace(r.getenv(name))
-}
-
-func (r *reader) required(name string) string {
-	v := r.lookup(name)
-	if v == "" {
-		r.fail(name, "is required but not set")
-	}
-	return v
-}
-
-func (r *reader) int(name string, def, lo, hi int) int {
-	v := r.lookup(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		r.fail(name, "must be an integer from %d to %d, got %q", lo, hi, v)
-		return def
-	}
-	return n
-}
-
-func (r *reader) duration(name string, def time.Duration) time.Duration {
-	v := r.lookup(name)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		r.fail(name, "must be a positive duration such as 5s or 250ms, got %q", v)
-		return def
-	}
-	return d
-}
-
-// durationOrZero is duration that also accepts 0, which turns a step off.
-func (r *reader) durationOrZero(name string, def time.Duration) time.Duration {
-	v := r.lookup(name)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		r.fail(name, "must be a duration such as 2s, or 0 to skip it, got %q", v)
-		return def
-	}
-	return d
-}
-
-func (r *reader) level(name string, def slog.Level) slog.Level {
-	v := r.lookup(name)
-	if v == "" {
-		return def
-	}
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(v)); err != nil {
-		r.fail(name, "must be one of debug, info, warn, error, got %q", v)
-		return def
-	}
-	return l
-}
-
-// addr reads a host:port to listen on; "off" turns the listener off.
-func (r *reader) addr(name, def string) string {
-	v := r.lookup(name)
-	switch v {
-	case "":
-		return def
-	case "off":
-		return ""
-	}
-	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
-		r.fail(name, "must be host:port such as 127.0.0.1:9090 (or :9090 for every interface), or off, got %q", v)
-		return def
-	}
-	return v
-}
-
-// prefixes reads a comma-separated list of CIDRs (10.0.0.0/8, fd00::/8);
-// a bare address is its own /32 or /128.
-func (r *reader) prefixes(name string) []netip.Prefix {
-	v := r.lookup(name)
-	if v == "" {
-		return nil
-	}
-	var out []netip.Prefix
-	for item := range strings.SplitSeq(v, ",") {
-		item = strings.TrimSpace(item)
-		p, err := netip.ParsePrefix(item)
-		if err != nil {
-			a, aerr := netip.ParseAddr(item)
-			if aerr != nil || a.Zone() != "" {
-				r.fail(name, "must be a comma-separated list of CIDRs such as 10.0.0.0/8,fd00::/8, got %q", item)
-				return nil
-			}
-			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
-		}
-		out = append(out, p.Masked())
-	}
-	return out
-}
-
-// tracing reads the OpenTelemetry variables this service honours.
-func (r *reader) tracing() Tracing {
-	t := Tracing{
-		ServiceName:        r.lookup("OTEL_SERVICE_NAME"),
-		ResourceAttributes: r.pairs("OTEL_RESOURCE_ATTRIBUTES"),
-		Sampler:            r.oneOf("OTEL_TRACES_SAMPLER", Samplers[0], Samplers...),
-		SamplerArg:         1,
-	}
-	if t.ServiceName == "" {
-		t.ServiceName = t.ResourceAttributes["service.name"]
-	}
-	if t.ServiceName == "" {
-		t.ServiceName = DefaultServiceName
-	}
-	// Only the traceidratio samplers use it, but a wrong one is refused anyway.
-	if v := r.lookup("OTEL_TRACES_SAMPLER_ARG"); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || f > 1 {
-			r.fail("OTEL_TRACES_SAMPLER_ARG", "must be a ratio from 0 to 1, got %q", v)
-		} else if strings.HasSuffix(t.Sampler, "traceidratio") {
-			t.SamplerArg = f
-		}
-	}
-	for _, name := range []string{"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"} {
-		if v := r.lookup(name); v != "" && v != "http/protobuf" {
-			r.fail(name, "must be http/protobuf: this service exports OTLP over HTTP only, got %q", v)
-		}
-	}
-	headers := r.pairs("OTEL_EXPORTER_OTLP_HEADERS")
-	for k, v := range r.pairs("OTEL_EXPORTER_OTLP_TRACES_HEADERS") {
-		if headers == nil {
-			headers = map[string]string{}
-		}
-		headers[k] = v
-	}
-	t.Headers = headers
-	// The signal's own URL is used as it is; the base URL gets the
-	// traces path, as the OTLP specification says.
-	endpoint := r.url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-	if endpoint == "" {
-		if base := r.url("OTEL_EXPORTER_OTLP_ENDPOINT"); base != "" {
-			endpoint = strings.TrimSuffix(base, "/") + "/v1/traces"
-		}
-	}
-	exporter := r.oneOf("OTEL_TRACES_EXPORTER", "otlp", "otlp", "none")
-	if exporter == "otlp" && !strings.EqualFold(r.lookup("OTEL_SDK_DISABLED"), "true") {
-		t.Endpoint = endpoint
-	}
-	return t
-}
-
-// url reads an http or https URL.
-func (r *reader) url(name string) string {
-	v := r.lookup(name)
-	if v == "" {
-		return ""
-	}
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		r.fail(name, "must be an http:// or https:// URL such as http://localhost:4318, got %q", v)
-		return ""
-	}
-	return v
-}
-
-// pairs reads the OpenTelemetry list form key1=value1,key2=value2, with
-// percent-encoded values.
-func (r *reader) pairs(name string) map[string]string {
-	v := r.lookup(name)
-	if v == "" {
-		return nil
-	}
-	m := map[string]string{}
-	for item := range strings.SplitSeq(v, ",") {
-		k, val, ok := strings.Cut(item, "=")
-		k = strings.TrimSpace(k)
-		dec, err := url.PathUnescape(strings.TrimSpace(val))
-		if !ok || k == "" || err != nil {
-			r.fail(name, "must be a list such as key1=value1,key2=value2, got %q", v)
-			return nil
-		}
-		m[k] = dec
-	}
-	return m
-}
-
-func (r *reader) oneOf(name, def string, allowed ...string) string {
-	v := strings.ToLower(r.lookup(name))
-	if v == "" {
-		return def
-	}
-	for _, a := range allowed {
-		if v == a {
-			return v
-		}
-	}
-	r.fail(name, "must be one of %s, got %q", strings.Join(allowed, ", "), v)
-	return def
 }

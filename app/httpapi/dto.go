@@ -24,16 +24,16 @@ type tweetResponse struct {
 	CreatedAt time.Time `json:"created_at" example:"2026-11-26T18:30:00.123456Z" format:"date-time" validate:"required"`
 	UpdatedAt time.Time `json:"updated_at" example:"2026-11-26T18:30:00.123456Z" format:"date-time" validate:"required"`
 	// The author, or null when the tweet is anonymous.
-	User *struct {
-		ID       int64  `json:"id" example:"7" minimum:"1" validate:"required"`
-		Username string `json:"username" example:"ada_lovelace" minLength:"1" validate:"required"`
-	} `json:"user" extensions:"x-nullable" validate:"required"`
+	User *struct{ authorFields } `json:"user" extensions:"x-nullable" validate:"required"`
 } //	@name	Tweet
 
-// authorResponse is tweetResponse.User. The field spells the struct out
-// because swag writes an unnamed struct inline, where x-nullable works:
-// beside a $ref or allOf most validators ignore it.
-type authorResponse = struct {
+// authorResponse is tweetResponse.User. The field spells out an unnamed
+// struct because swag writes one inline, where x-nullable works: beside a
+// $ref or allOf most validators ignore it.
+type authorResponse = struct{ authorFields }
+
+// authorFields are a tweet's author as a response shows it.
+type authorFields struct {
 	ID       int64  `json:"id" example:"7" minimum:"1" validate:"required"`
 	Username string `json:"username" example:"ada_lovelace" minLength:"1" validate:"required"`
 }
@@ -44,7 +44,7 @@ type authorResponse = struct {
 func newTweetResponse(t twitter.Tweet, author *authorResponse) tweetResponse {
 	r := tweetResponse{ID: t.ID, Text: t.Text, CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()}
 	if t.Author != nil {
-		*author = authorResponse{ID: t.Author.ID, Username: t.Author.Username}
+		*author = authorResponse{authorFields{ID: t.Author.ID, Username: t.Author.Username}}
 		r.User = author
 	}
 	return r

@@ -19,6 +19,14 @@ import (
 // DefaultRateWindow is RateWindow when Deps sets none.
 const DefaultRateWindow = time.Minute
 
+// Defaults of the per-address limits, a RateWindow each, for whoever
+// configures them (config does): a few sign-ups, and anonymous writes at
+// a person's pace.
+const (
+	DefaultSignupLimit         = 10
+	DefaultAnonymousWriteLimit = 60
+)
+
 // Defaults of the per-user limits, a RateWindow each: generous for a
 // person or a bot that posts often, a wall for a script that floods.
 const (
