@@ -134,6 +134,14 @@ func (r result) object() map[string]any {
 	return m
 }
 
+// list decodes the body as a JSON array.
+func (r result) list() []any {
+	GinkgoHelper()
+	var l []any
+	Expect(json.Unmarshal(r.body, &l)).To(Succeed(), "body: %s", r.body)
+	return l
+}
+
 // request is one HTTP request to send to an app.
 type request struct {
 	method string
