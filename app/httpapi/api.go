@@ -103,8 +103,9 @@ type Deps struct {
 	Metrics prometheus.Registerer
 }
 
-// DefaultMaxConns is MaxConns when Deps sets none: at the 20-30 KB an open
-// connection holds, about 100 MiB, which fits a 256 MiB container.
+// DefaultMaxConns is MaxConns when Deps sets none: that many open
+// connections fit a 256 MiB container (docs/reliability-and-security.md,
+// "Connections and memory", measures what one holds).
 const DefaultMaxConns = 4096
 
 // DefaultMaxConnsPerIP is MAX_CONNS_PER_IP when unset: one address (a
@@ -156,7 +157,7 @@ func New(d Deps) *fiber.App {
 		// route takes one, and they are refused unread (415).
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
-		BodyLimit:                    readBodyBytes,
+		BodyLimit:                    serverBodyLimit,
 		ReadTimeout:                  d.ReadTimeout,
 		WriteTimeout:                 d.WriteTimeout,
 		IdleTimeout:                  d.IdleTimeout,
@@ -169,8 +170,8 @@ func New(d Deps) *fiber.App {
 	app.Server().SecureErrorLogMessage = true
 	// Fiber's config has no field for it.
 	app.Server().MaxConnsPerIP = d.MaxConnsPerIP
-	bodies := &bodyReader{parent: d.Context, wait: d.RequestTimeout,
-		budget: semaphore.NewWeighted(BodyBudgetBytes), discard: readBodyBytes}
+	bodies := &bodyReader{parent: d.Context, timeout: d.RequestTimeout,
+		budget: semaphore.NewWeighted(BodyBudgetBytes), discard: serverBodyLimit}
 	// The body is read first: the request's budget covers its work
 	// (authentication and its queries), not the client's upload,
 	// which HTTP_READ_TIMEOUT bounds.

@@ -21,31 +21,32 @@ const DefaultMaxBodyBytes = 16 << 10
 // LargestMaxBodyBytes is the largest MaxBodyBytes allowed.
 const LargestMaxBodyBytes = 1 << 20
 
-// readBodyBytes is how much of a refused body the server reads, and
-// discards, before it stops listening. Refusing a body it has read lets the
-// 413 reach the client; refusing one mid-upload closes the connection, and a
-// client still sending may see a reset instead of the answer. Discarded
-// bytes are never held.
-const readBodyBytes = 8 << 20
+// serverBodyLimit is the most of any request body the server reads: a
+// refused body is read, and discarded, up to it before the server stops
+// listening. Refusing a body it has read lets the 413 reach the client;
+// refusing one mid-upload closes the connection, and a client still sending
+// may see a reset instead of the answer. Discarded bytes are never held.
+const serverBodyLimit = 8 << 20
 
 // BodyBudgetBytes bounds the request body bytes held in memory at once,
 // across all requests: a body waits for its share before it is read, so slow
 // or concurrent uploads cannot grow memory without bound.
 const BodyBudgetBytes = 16 << 20
 
-// smallBody is what fasthttp reads with the headers, before any handler.
-const smallBody = 8 << 10
+// preReadBodyBytes is what fasthttp reads with the headers, before any
+// handler.
+const preReadBodyBytes = 8 << 10
 
 // bodyReader reads request bodies, on the routes that take one, within a
-// budget shared by every request: a body waits at most wait for room
-// (under parent), then gets 503. Bodies over a route's limit are read and
-// discarded up to discard bytes so the client sees the 413; beyond that
-// the connection is closed after it. Bodies are never buffered before a
-// route has checked their headers: a multipart upload or a body on a GET
-// costs no memory.
+// budget shared by every request: a body waits at most timeout for room
+// (under parent), then gets 503; once read, the request's deadline starts
+// again with timeout. Bodies over a route's limit are read and discarded up
+// to discard bytes so the client sees the 413; beyond that the connection is
+// closed after it. Bodies are never buffered before a route has checked
+// their headers: a multipart upload or a body on a GET costs no memory.
 type bodyReader struct {
 	parent  context.Context
-	wait    time.Duration
+	timeout time.Duration
 	budget  *semaphore.Weighted
 	discard int
 }
@@ -67,7 +68,7 @@ func (b *bodyReader) json(limit int) fiber.Handler {
 		// The request's budget covers its work, not the client's upload
 		// (HTTP_READ_TIMEOUT bounds that): it starts again now that the
 		// body is in, before any work has begun.
-		defer startDeadline(c, b.parent, b.wait)()
+		defer startDeadline(c, b.parent, b.timeout)()
 		return c.Next()
 	}
 }
@@ -125,9 +126,10 @@ func (b *bodyReader) read(c *fiber.Ctx, limit int) (release func(), err error) {
 	if size >= 0 && size <= limit {
 		want = int64(size)
 	}
-	// fasthttp already holds the first 8 KiB; a small body costs no more.
-	if want > smallBody {
-		ctx, cancel := context.WithTimeout(b.parent, b.wait)
+	// fasthttp already holds the first preReadBodyBytes: a body that fits
+	// costs no more.
+	if want > preReadBodyBytes {
+		ctx, cancel := context.WithTimeout(b.parent, b.timeout)
 		err := b.budget.Acquire(ctx, want)
 		cancel()
 		if err != nil {

@@ -55,10 +55,9 @@ func sendTweet(c *fiber.Ctx, status int, t twitter.Tweet) error {
 	return c.Status(status).JSON(newTweetResponse(t, new(authorResponse)))
 }
 
-// listBuffer holds a list response's tweets and authors between requests.
-// Allocated afresh, a page of 100 made about 10 KB of them, two fifths of
-// what a list request allocated (make bench, the allocs profile), and the
-// collections that garbage drives show in the list's p99.
+// listBuffer holds a list response's tweets and authors between requests:
+// allocated afresh they were much of a list's garbage, and the collections
+// it drives showed in the list's p99 (docs/performance.md).
 type listBuffer struct {
 	tweets  []tweetResponse
 	authors []authorResponse
@@ -76,7 +75,7 @@ func sendTweets(c *fiber.Ctx, ts []twitter.Tweet) error {
 		b.tweets[i] = newTweetResponse(t, &b.authors[i])
 	}
 	// Encoded straight into the response's pooled buffer: c.JSON would
-	// allocate a page's whole JSON (about 25 KB for 100 tweets) a request.
+	// allocate a page's whole JSON a request (docs/performance.md).
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return json.MarshalWrite(c.Response().BodyWriter(), b.tweets, encodeOptions)
 }

@@ -140,9 +140,9 @@ func fiberDetail(e *fiber.Error) string {
 }
 
 // bodyOverServerLimit is the detail of fasthttp's own 413, for a body over
-// readBodyBytes.
+// serverBodyLimit.
 var bodyOverServerLimit = fmt.Sprintf("the request body exceeds %d MiB, more than this server reads of any request",
-	readBodyBytes>>20)
+	serverBodyLimit>>20)
 
 func newProblem(status int, detail string, fields ...fieldError) problem {
 	return problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Errors: fields}
