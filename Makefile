@@ -21,8 +21,6 @@ DEBUG_PORT    ?= 2345
 POSTGRES_USER ?= twitter
 POSTGRES_DB   ?= twitter
 IMAGE         ?= $(NAME):latest
-# LB_PORT: the load balancer of make replicas-test, on 127.0.0.1.
-LB_PORT       ?= 5233
 # FUZZTIME: how long make fuzz runs.
 FUZZTIME      ?= 30s
 # The API's admin port (/metrics, /debug/pprof/) and Jaeger's UI and OTLP
@@ -47,7 +45,7 @@ NEWMAN_IMAGE  ?= $(PROJECT)-newman
 # content-addressed and safe for concurrent go commands.
 GOMOD_VOLUME   := $(NAME)-gomod-$(HOST_UID)
 GOCACHE_VOLUME := $(NAME)-gocache-$(HOST_UID)
-export NAME API_PORT DB_PORT DEBUG_PORT HOST_UID HOST_GID IMAGE VERSION PROJECT LB_PORT \
+export NAME API_PORT DB_PORT DEBUG_PORT HOST_UID HOST_GID IMAGE VERSION PROJECT \
 	ADMIN_PORT JAEGER_UI_PORT JAEGER_OTLP_PORT DEV_IMAGE TEST_IMAGE VULN_IMAGE NEWMAN_IMAGE \
 	GOMOD_VOLUME GOCACHE_VOLUME
 
@@ -144,10 +142,6 @@ debug-down: ## Stop the debug stack (the same as make down)
 debug-cli: ## Delve's terminal client on the debug API, from inside its container
 	$(DEV) exec api dlv connect 127.0.0.1:2345
 
-.PHONY: test-debug
-test-debug: ## Prove the debugger end to end: a breakpoint in /hello, before and after a reload
-	@bash devtools/test-debug.sh
-
 ##@ Database
 
 .PHONY: psql
@@ -189,20 +183,6 @@ seed: ## Load sample users and tweets (idempotent)
 .PHONY: watch
 watch: ## Re-run, on every save, the suites that depend on the saved package, against the test PostgreSQL (Ctrl-C stops)
 	@bash devtools/test.sh bash devtools/watch-run.sh
-
-.PHONY: test-reload
-test-reload: ## Under load, 10 reloads and a save that does not compile (then its fix) drop no request (starts the stack)
-	@$(DEV) ps --status running --services 2>/dev/null | grep -qx api || $(MAKE) up
-	@bash devtools/test-reload.sh
-
-.PHONY: bench-proxy
-bench-proxy: ## Latency the dev proxy adds: direct vs through it, alternating (ROUNDS=4 SECONDS_EACH=5; starts the stack)
-	@$(DEV) ps --status running --services 2>/dev/null | grep -qx api || $(MAKE) up
-	@bash devtools/bench-proxy.sh
-
-.PHONY: bench-watch
-bench-watch: ## Save -> result under make watch for an edit in app/twitter and one in app/httpapi, beside make test's time
-	@bash devtools/bench-watch.sh
 
 ##@ Dev data (snapshots live in the dev database's volume: make down keeps them, make clean deletes them)
 
@@ -266,22 +246,13 @@ lint: ## gofmt, go vet and go mod tidy checks
 # Each checks that two things written apart still agree, so whatever a change
 # forgets to update fails here, in seconds, before make test.
 .PHONY: check
-check: ## Every drift check: lint, docs-check, the floor's copies of the store's SQL, Postman coverage
+check: ## Every drift check: lint, docs-check, Postman coverage
 	@$(MAKE) lint
 	@$(MAKE) docs-check
-	$(TOOL) go test -count=1 -run '^TestFloorCopies$$' ./app/store
 	@docker build -q -t $(NEWMAN_IMAGE) devtools/newman >/dev/null
 	docker run --rm -v "$$PWD:/src:ro" -w /src $(NEWMAN_IMAGE) node devtools/postman-coverage.mjs
 
 ##@ Your own service
-
-.PHONY: rename
-rename: ## Give the tree your module path and name: make rename MODULE=example.com/acme/notes NAME=notes
-	@bash devtools/rename.sh "$(MODULE)" "$(NAME)"
-
-.PHONY: rename-check
-rename-check: ## Rename a fresh copy at random; it must pass lint, test, docs-check, k8s-check and keep no old name
-	@bash devtools/rename-check.sh
 
 .PHONY: names
 names: ## Print the names derived from NAME, for a tool that runs compose without make
@@ -298,10 +269,6 @@ image: ## Build the release image (IMAGE, default NAME:latest)
 .PHONY: smoke
 smoke: image ## Run the release image with its own database and call it
 	@bash devtools/smoke.sh
-
-.PHONY: memory-check
-memory-check: image ## Release image in 256 MiB under slow uploads, 20k idle and 10k slowloris connections: bounded RSS, no OOM kill, other requests answered
-	@bash devtools/memory-check.sh
 
 .PHONY: vuln
 vuln: image ## govulncheck, offline, on the source and the release binary
@@ -331,35 +298,6 @@ k8s-check: ## Render deploy/k8s overlays, decode strictly, check policies (offli
 	$(ensure-volumes)
 	@bash devtools/k8s-check.sh
 
-.PHONY: replicas-test
-replicas-test: image ## 3 replicas behind HAProxy: racing migrations, rolling restart, SIGKILL
-	$(ensure-volumes)
-	@bash devtools/replicas-test.sh
-
-##@ Benchmarks
-
-.PHONY: bench-reload
-bench-reload: ## Save-to-serving reload time against the bare build and a one-file Fiber program
-	@bash devtools/bench-reload.sh
-
-.PHONY: bench-debug
-bench-debug: ## Measure save-to-debuggable-serving reload time under make debug
-	@$(MAKE) debug >/dev/null
-	@BUILD=devtools/build-debug.sh bash devtools/bench-reload.sh
-
-.PHONY: bench
-bench: ## API vs a same-SQL net/http+pgx floor, alternating (DURATION=5s ROUNDS=2 CONCURRENCY=32 ONLY=)
-	@bash devtools/bench.sh
-
-.PHONY: bench-observe
-bench-observe: ## The costs of tracing and metrics: BASE (main) vs this tree, off and on, alternating
-	@bash devtools/bench-observe.sh
-
-.PHONY: bench-load
-bench-load: ## Throughput and latency of the dev stack (DURATION=10s CONCURRENCY=16)
-	@$(DEV) ps --status running --services 2>/dev/null | grep -qx api || $(MAKE) up
-	@bash devtools/bench-load.sh
-
 ##@ Cleaning
 
 .PHONY: clean
@@ -370,11 +308,12 @@ clean: ## Remove containers, the dev database volume with its snapshots, and bui
 	docker volume rm --force $(PROJECT)_pgdata >/dev/null
 	rm -rf tmp reports
 
-.PHONY: stacks-apart
-stacks-apart: ## Two checkouts, two PROJECTs: make up refuses the other's stack, make clean keeps it (seconds)
-	@bash devtools/stacks-apart.sh
-
 .PHONY: clean-all
 clean-all: clean ## Also remove the Go module and build caches and built images
 	-docker volume rm $(CACHE_VOLUMES)
 	-docker image rm $(IMAGE) $(DEV_IMAGE) $(TEST_IMAGE) $(VULN_IMAGE) $(NEWMAN_IMAGE)
+
+# The proving ground: benchmarks, load, memory, replica, reload and debugger
+# proofs and the renamer, which prove this template's claims. Nothing above
+# needs it; `rm -r proving` removes it (docs/starting-your-own-service.md).
+-include proving/proving.mk

@@ -2,7 +2,6 @@
 # The API built for the debugger. air runs it on every reload under
 # make debug; the debug stack's migrate step runs it first, so air's first
 # build finds the binary up to date instead of linking it a second time.
-# make bench-debug times the same script as its floor.
 #
 #   sh devtools/build-debug.sh [output] [package]
 #

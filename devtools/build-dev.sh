@@ -1,6 +1,5 @@
 #!/bin/sh
-# The API as make dev builds it: air runs this on every save, and
-# make bench-reload times the same script as its floor.
+# The API as make dev builds it: air runs this on every save.
 #
 #   sh devtools/build-dev.sh [output] [package]
 #

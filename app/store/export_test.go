@@ -12,16 +12,6 @@ import (
 // them. Other packages' specs use testdb.SQL.
 func (db *DB) Bun() *bun.DB { return db.bun }
 
-// Statements are the store's statements that devtools/floor copies, by the
-// names the floor gives its copies (floor_test.go compares them).
-var Statements = map[string]string{
-	"getTweetSQL":          getTweetSQL,
-	"listTweetsAfterIDSQL": listTweetsAfterIDSQL,
-	"updateTweetSQL":       updateTweetSQL,
-	"tweetOwnerSQL":        tweetOwnerSQL,
-	"authenticateSQL":      authenticateSQL,
-}
-
 // InsertBatch runs one batch of anonymous creates, one a context, as the
 // queue would send them together, and returns each one's error.
 func (db *DB) InsertBatch(ctxs ...context.Context) []error {

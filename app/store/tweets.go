@@ -126,8 +126,7 @@ LEFT JOIN LATERAL (
 	WHERE t.position > a.pos` + where + ` ORDER BY t.position LIMIT $1) AS p ON true`
 }
 
-// The list statements ($3: the user's id). devtools/floor keeps a copy of
-// listTweetsAfterIDSQL; a spec (floor_test.go) fails when the two differ.
+// The list statements ($3: the user's id).
 var (
 	listTweetsSQL            = listAfterPositionSQL("")
 	listUserTweetsSQL        = listAfterPositionSQL(" AND t.user_id = $3")
@@ -238,8 +237,7 @@ var errUnsettled = errors.New("the tweet's ownership kept changing")
 // The hot statements, prepared once per connection (see the package
 // comment). Ownership is twitter.CanModify as a WHERE condition: anonymous
 // tweets are open to everyone, others only to their author; without an
-// actor $3 is NULL, which matches no author. devtools/floor runs copies of
-// these, the lists' and authenticateSQL; floor_test.go keeps them equal.
+// actor $3 is NULL, which matches no author.
 var (
 	getTweetSQL    = `SELECT ` + tweetColumns + ` FROM tweets t` + joinAuthor + ` WHERE t.id = $1`
 	updateTweetSQL = `WITH t AS (UPDATE tweets SET text = $1, updated_at = clock_timestamp()

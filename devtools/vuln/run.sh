@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make vuln: build the vuln image (cached; the database layer changes only
-# with devtools/vuln/go.mod), take the binary out of the release image, and
+# with devtools/go.mod), take the binary out of the release image, and
 # scan the source and that binary with no network.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The scan behind make vuln, in the vuln image with no network: govulncheck on
-# the source (./... of the service and of the devtools module) and on the
+# the source (./... of the service, the tooling module and the proving ground's) and on the
 # release binary (/release/api) against the database built into the image. Fails on any vulnerability the code reaches,
 # printing its id and call path.
 set -eu
@@ -20,6 +20,11 @@ govulncheck -db "file://$db" -show traces ./... || status=1
 echo
 echo "==== source: devtools/... (the developer tools' module) ===="
 govulncheck -C devtools -db "file://$db" -show traces ./... || status=1
+if [ -f proving/go.mod ]; then
+	echo
+	echo "==== source: proving/... (the proving ground's module) ===="
+	govulncheck -C proving -db "file://$db" -show traces ./... || status=1
+fi
 echo
 echo "==== binary: $bin ===="
 govulncheck -db "file://$db" -mode binary -show traces "$bin" || status=1
