@@ -76,7 +76,7 @@ const docTemplate = `{
         },
         "/healthz": {
             "get": {
-                "description": "200 while the process serves requests; started_at is the process start with nanosecond precision.",
+                "description": "200 while the process serves requests; started_at is the process start, to the millisecond.",
                 "produces": [
                     "application/json",
                     "application/problem+json"
@@ -1392,7 +1392,7 @@ const docTemplate = `{
                 "started_at": {
                     "type": "string",
                     "format": "date-time",
-                    "example": "2026-11-26T18:30:00.123456789Z"
+                    "example": "2026-11-26T18:30:00.123Z"
                 },
                 "status": {
                     "type": "string",

@@ -126,7 +126,7 @@ type userResponse struct {
 type healthResponse struct {
 	Status    string `json:"status" example:"ok" minLength:"1" validate:"required"`
 	Version   string `json:"version" example:"v1.0.0" minLength:"1" validate:"required"`
-	StartedAt string `json:"started_at" example:"2026-11-26T18:30:00.123456789Z" format:"date-time" validate:"required"`
+	StartedAt string `json:"started_at" example:"2026-11-26T18:30:00.123Z" format:"date-time" validate:"required"`
 } //	@name	Health
 
 type readyResponse struct {

@@ -48,7 +48,7 @@ func handleHello() fiber.Handler {
 // handleHealthz reports that the process serves, without touching the database.
 //
 //	@Summary		Liveness
-//	@Description	200 while the process serves requests; started_at is the process start with nanosecond precision.
+//	@Description	200 while the process serves requests; started_at is the process start, to the millisecond.
 //	@Tags			meta
 //	@Produce		json,application/problem+json
 //	@Success		200	{object}	healthResponse
@@ -56,7 +56,8 @@ func handleHello() fiber.Handler {
 //	@Failure		503	{object}	problem	"Overloaded, timed out or shutting down"
 //	@Router			/healthz [get]
 func handleHealthz(version string, startedAt time.Time) fiber.Handler {
-	body := healthResponse{Status: "ok", Version: version, StartedAt: startedAt.UTC().Format(time.RFC3339Nano)}
+	// Milliseconds tell one process from the next, however fast it restarts.
+	body := healthResponse{Status: "ok", Version: version, StartedAt: startedAt.UTC().Format("2006-01-02T15:04:05.000Z07:00")}
 	return func(c *fiber.Ctx) error {
 		return c.JSON(body)
 	}

@@ -36,7 +36,7 @@ func TestHTTPAPI(t *testing.T) {
 var tdb = testdb.Suite("httpapi")
 
 // startedAt has a non-zero nanosecond part and a non-UTC zone, so /healthz
-// shows whether it keeps nanoseconds and converts to UTC.
+// shows whether it cuts to milliseconds and converts to UTC.
 var startedAt = time.Date(2026, 11, 26, 20, 30, 15, 123456789, time.FixedZone("CET", 3600))
 
 const testVersion = "v9.8.7-test"

@@ -27,7 +27,7 @@ import (
 // version is stamped at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// processStart is reported by /healthz; reload benchmarks compare it across restarts.
+// processStart is reported by /healthz, which tells one process from the next.
 var processStart = time.Now()
 
 const usage = `usage: api [command]
