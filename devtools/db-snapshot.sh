@@ -52,6 +52,7 @@ snapshot)
 		ALTER DATABASE "$db" WITH ALLOW_CONNECTIONS false;
 		SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '$db' \gset
 	SQL
+	ended=$(ms)
 	status=0
 	sql <<-SQL || status=$?
 		SELECT format('ALTER DATABASE %I WITH IS_TEMPLATE false', '$snap') WHERE EXISTS (SELECT FROM pg_database WHERE datname = '$snap') \gexec
@@ -62,6 +63,10 @@ snapshot)
 	SQL
 	sql -c "ALTER DATABASE \"$db\" WITH ALLOW_CONNECTIONS true"
 	((status == 0)) || exit "$status"
+	# As after a restore (below): a second after the connections ended,
+	# the API's pool checks each before use and replaces the ended ones.
+	wait_ms=$((1100 - ($(ms) - ended)))
+	((wait_ms <= 0)) || sleep "$(awk -v ms="$wait_ms" 'BEGIN { print ms / 1000 }')"
 	echo "db-snapshot: saved the dev database as '$2' in $(took); make db-restore SNAP=$2 brings it back"
 	;;
 restore)
