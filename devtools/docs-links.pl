@@ -28,6 +28,7 @@ for my $f (@ARGV) {
 	open(my $h, '<', $f) or die "$f: $!";
 	my $fence = 0;
 	while (my $line = <$h>) {
+		my $n = $.;    # slugs() reads other files, which resets $.
 		$fence = !$fence if $line =~ /^```/;
 		next if $fence;
 		while ($line =~ /\]\(([^)\s]+)\)/g) {
@@ -35,9 +36,9 @@ for my $f (@ARGV) {
 			next if $l =~ m{^[a-z]+:} ;
 			my ($path, $anchor) = split /#/, $l, 2;
 			my $target = $path eq '' ? $f : dirname($f) . "/$path";
-			if (!-e $target) { print "$f:$.: $l: no such file\n"; $bad = 1; next }
+			if (!-e $target) { print "$f:$n: $l: no such file\n"; $bad = 1; next }
 			next unless defined $anchor && $target =~ /\.md$/;
-			if (!slugs($target)->{$anchor}) { print "$f:$.: $l: no such heading\n"; $bad = 1 }
+			if (!slugs($target)->{$anchor}) { print "$f:$n: $l: no such heading\n"; $bad = 1 }
 		}
 	}
 }
