@@ -45,11 +45,8 @@ configuration comes from the environment; see .env.example`
 
 // run wires the service; main calls it, and so do the end-to-end tests.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cancelOnSignal(ctx)
 	defer stop()
-	// After the first signal, a second one kills at once instead of waiting
-	// for the drain.
-	context.AfterFunc(ctx, stop)
 
 	cmd, rest := "serve", []string(nil)
 	if len(args) > 1 {
@@ -70,6 +67,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+// cancelOnSignal returns a context that the first SIGINT or SIGTERM
+// cancels. It stops catching them before it cancels, so that a second
+// signal kills the process at once, even before the drain has begun;
+// signal.NotifyContext would let a second signal through only once a stop
+// called after the cancel had run. stop ends the catching too.
+func cancelOnSignal(parent context.Context) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(parent)
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	stop = func() {
+		signal.Stop(signals)
+		cancel()
+	}
+	go func() {
+		select {
+		case <-signals:
+			stop()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, stop
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
