@@ -139,13 +139,22 @@ var _ = Describe("Migrator", func() {
 		defer giveUp()
 		done := make(chan error, 1)
 		go func() { _, err := m.Up(waiting); done <- err }()
+		// Bounded, and stopped once Up returns: with a context and no
+		// timeout, Eventually would poll until the suite's timeout.
 		Eventually(func(g Gomega) {
-			var n int
-			g.Expect(other.QueryRow(ctx, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").Scan(&n)).To(Succeed())
+			select {
+			case err := <-done:
+				StopTrying("Up returned without waiting on the lock").Wrap(err).Now()
+			default:
+			}
+			var n int // in this spec's database: other processes' specs take advisory locks too
+			g.Expect(other.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+				AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&n)).To(Succeed())
 			g.Expect(n).To(Equal(1))
-		}).WithContext(ctx).Should(Succeed(), "Up waits on the lock")
+		}).WithContext(ctx).WithTimeout(30*time.Second).Should(Succeed(), "Up waits on the lock")
 		giveUp()
-		Eventually(done).WithContext(ctx).Should(Receive(MatchError(ContainSubstring("advisory lock"))), "it blocked on the lock, then gave up")
+		Eventually(done).WithContext(ctx).WithTimeout(30*time.Second).
+			Should(Receive(MatchError(ContainSubstring("advisory lock"))), "it blocked on the lock, then gave up")
 		Expect(tables(ctx)).To(BeEmpty(), "nothing ran without the lock")
 
 		_, err = other.Exec(ctx, "SELECT pg_advisory_unlock($1)", migrations.LockKey)
