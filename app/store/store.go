@@ -79,6 +79,11 @@ type DB struct {
 // expiresKey holds a connection's jittered end of life in its CustomData.
 const expiresKey = "store.expires"
 
+// maxConnectTimeout bounds a connection attempt, also when DATABASE_URL's
+// connect_timeout is longer or unset: unset, a database that does not
+// answer would hold a connection attempt for the kernel's TCP timeout.
+const maxConnectTimeout = 5 * time.Second
+
 // Open prepares a pool for dsn. It does not connect: the service starts,
 // and reports itself unready, while the database is down.
 func Open(dsn string, opt Options) (*DB, error) {
@@ -86,8 +91,8 @@ func Open(dsn string, opt Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
 	}
-	if cfg.ConnectTimeout == 0 || cfg.ConnectTimeout > 5*time.Second {
-		cfg.ConnectTimeout = 5 * time.Second
+	if cfg.ConnectTimeout == 0 || cfg.ConnectTimeout > maxConnectTimeout {
+		cfg.ConnectTimeout = maxConnectTimeout
 	}
 	if cfg.RuntimeParams["application_name"] == "" && opt.ApplicationName != "" {
 		cfg.RuntimeParams["application_name"] = opt.ApplicationName
