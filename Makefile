@@ -239,7 +239,7 @@ fuzz: ## Fuzz request decoding for FUZZTIME (30s): never a panic, a 5xx or an an
 	$(TOOL) go test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./app/httpapi
 
 .PHONY: lint
-lint: ## gofmt, go vet and go mod tidy checks
+lint: ## golangci-lint (.golangci.yml) and tidy go.mod files, on every module
 	$(ensure-volumes)
 	$(TOOL) sh devtools/lint.sh
 

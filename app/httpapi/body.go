@@ -68,7 +68,7 @@ func (b *bodyReader) json(limit int) fiber.Handler {
 		// The request's budget covers its work, not the client's upload
 		// (HTTP_READ_TIMEOUT bounds that): it starts again now that the
 		// body is in, before any work has begun.
-		defer startDeadline(c, b.parent, b.timeout)()
+		defer startDeadline(b.parent, c, b.timeout)()
 		return c.Next()
 	}
 }

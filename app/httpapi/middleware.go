@@ -57,14 +57,14 @@ func recoverPanics(log *slog.Logger) fiber.Handler {
 // from parent, so cancelling parent aborts the request.
 func requestContext(parent context.Context, timeout time.Duration) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		defer startDeadline(c, parent, timeout)()
+		defer startDeadline(parent, c, timeout)()
 		return c.Next()
 	}
 }
 
 // startDeadline gives c a new context under parent that ends timeout from
 // now, keeping the request's span; the caller cancels it once c is served.
-func startDeadline(c *fiber.Ctx, parent context.Context, timeout time.Duration) context.CancelFunc {
+func startDeadline(parent context.Context, c *fiber.Ctx, timeout time.Duration) context.CancelFunc {
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	c.SetUserContext(keepSpan(ctx, c))
 	return cancel

@@ -172,7 +172,7 @@ func hitBreakpoint(ctx context.Context, stdout io.Writer, o options, bp api.Brea
 	select {
 	case state = <-stops:
 	case r := <-reply:
-		return 0, fmt.Errorf("GET /hello answered (%q, %v) without stopping at the breakpoint", r.body, r.err)
+		return 0, fmt.Errorf("GET /hello answered (%q, %w) without stopping at the breakpoint", r.body, r.err)
 	case <-ctx.Done():
 		return 0, fmt.Errorf("waiting for the breakpoint: %w", ctx.Err())
 	}
@@ -191,7 +191,7 @@ func hitBreakpoint(ctx context.Context, stdout io.Writer, o options, bp api.Brea
 	// The request is held while the API is stopped.
 	select {
 	case r := <-reply:
-		return 0, fmt.Errorf("GET /hello answered (%q, %v) while stopped at the breakpoint", r.body, r.err)
+		return 0, fmt.Errorf("GET /hello answered (%q, %w) while stopped at the breakpoint", r.body, r.err)
 	default:
 	}
 	// The handler's argument, as a debugger's variables view shows it.

@@ -34,7 +34,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	// them, only the end of the drain budget does.
 	work, abort := context.WithCancel(context.WithoutCancel(ctx))
 	defer abort()
-	svc, err := build(cfg, log, work, ctx.Done())
+	svc, err := build(work, cfg, log, ctx.Done())
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func (s *service) close() {
 // build opens what the API needs (tracing, the database pools, the admin
 // listener) and the app over them. Its requests descend from work;
 // draining closes when the process starts to shut down.
-func build(cfg config.Config, log *slog.Logger, work context.Context, draining <-chan struct{}) (_ *service, err error) {
+func build(work context.Context, cfg config.Config, log *slog.Logger, draining <-chan struct{}) (_ *service, err error) {
 	svc := &service{}
 	defer func() {
 		if err != nil {
