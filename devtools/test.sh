@@ -49,7 +49,7 @@ took() { breakdown+=("$(printf '  %-34s %6.1f s' "$1" "$(awk -v ms="$2" 'BEGIN {
 t=$(now)
 image=$TEST_IMAGE
 export TEST_INPUTS
-TEST_INPUTS=$(cat Dockerfile.dev go.mod go.sum devtools/go.mod devtools/go.sum | cksum | cut -d' ' -f1)-$HOST_UID-$HOST_GID
+TEST_INPUTS=$(cat Dockerfile.dev go.mod go.sum | cksum | cut -d' ' -f1)-$HOST_UID-$HOST_GID
 if [[ "$(docker image inspect -f '{{index .Config.Labels "inputs"}}' "$image" 2>/dev/null)" == "$TEST_INPUTS" ]]; then
 	took "image check (up to date)" $(($(now) - t))
 else
