@@ -20,7 +20,7 @@ DB_PORT       ?= 5432
 DEBUG_PORT    ?= 2345
 POSTGRES_USER ?= twitter
 POSTGRES_DB   ?= twitter
-IMAGE         ?= $(NAME):latest
+IMAGE         ?= $(PROJECT):latest
 # FUZZTIME: how long make fuzz runs.
 FUZZTIME      ?= 30s
 # The API's admin port (/metrics, /debug/pprof/) and Jaeger's UI and OTLP
@@ -33,18 +33,19 @@ VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || ech
 HOST_UID      ?= $(shell id -u)
 HOST_GID      ?= $(shell id -g)
 # Compose project names; CI uses its own so it never touches your stack.
+# Every name below derives from it, so a second clone with another PROJECT
+# shares nothing with the first, and make clean-all removes only its own.
 PROJECT       ?= $(NAME)
-# The images this project's stacks build (IMAGE is the release image).
+# The images this project's stacks build (IMAGE, above, is the release image).
 DEV_IMAGE     ?= $(PROJECT)-dev
 TEST_IMAGE    ?= $(PROJECT)-test
 VULN_IMAGE    ?= $(PROJECT)-vuln
 NEWMAN_IMAGE  ?= $(PROJECT)-newman
 # The Go module and build caches outlive every stack: warm rebuilds after
-# make down, make clean, or a test run. One pair per uid (their files are
-# whoever filled them), shared by the service's clones: Go's caches are
-# content-addressed and safe for concurrent go commands.
-GOMOD_VOLUME   := $(NAME)-gomod-$(HOST_UID)
-GOCACHE_VOLUME := $(NAME)-gocache-$(HOST_UID)
+# make down, make clean, or a test run. One pair per project and uid (their
+# files are whoever filled them), shared by its dev and test stacks.
+GOMOD_VOLUME   := $(PROJECT)-gomod-$(HOST_UID)
+GOCACHE_VOLUME := $(PROJECT)-gocache-$(HOST_UID)
 export NAME API_PORT DB_PORT DEBUG_PORT HOST_UID HOST_GID IMAGE VERSION PROJECT \
 	ADMIN_PORT JAEGER_UI_PORT JAEGER_OTLP_PORT DEV_IMAGE TEST_IMAGE VULN_IMAGE NEWMAN_IMAGE \
 	GOMOD_VOLUME GOCACHE_VOLUME
@@ -262,7 +263,7 @@ names: ## Print the names derived from NAME, for a tool that runs compose withou
 ##@ Release
 
 .PHONY: image
-image: ## Build the release image (IMAGE, default NAME:latest)
+image: ## Build the release image (IMAGE, default PROJECT:latest)
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 	@docker image inspect $(IMAGE) --format 'built {{index .RepoTags 0}}: {{.Size}} bytes'
 

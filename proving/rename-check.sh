@@ -21,6 +21,8 @@ step() { printf 'rename-check: %-44s (%3d s)\n' "$1" $((SECONDS - start)); }
 
 old_module=$(sed -n 's/^module[[:space:]]*//p' go.mod)
 old_name=$(sed -n 's/^NAME[[:space:]]*?=[[:space:]]*//p' Makefile)
+# This checkout's cache volumes, as make names them (make exports them).
+our_volumes=("$GOMOD_VOLUME" "$GOCACHE_VOLUME")
 export HOST_UID=${HOST_UID:-$(id -u)} HOST_GID=${HOST_GID:-$(id -g)}
 
 # Two words, so the snake, SCREAMING and Go spellings differ from the name.
@@ -41,7 +43,7 @@ cleanup() {
 	done
 	docker image rm "$name:latest" "$name-dev" "$name-test" "$name-vuln" "$name-newman" \
 		"$name-ci-dev" "$name-ci-test" "$name-ci-vuln" "$name-ci-newman" >/dev/null 2>&1 || true
-	docker volume rm "$name-gomod-$HOST_UID" "$name-gocache-$HOST_UID" "${name}_pgdata" >/dev/null 2>&1 || true
+	docker volume rm "$name-ci-gomod-$HOST_UID" "$name-ci-gocache-$HOST_UID" "${name}_pgdata" >/dev/null 2>&1 || true
 	rm -rf "$copy"
 	if ((status == 0)); then step "ok, copy and its containers removed"; else step "FAILED (exit $status)"; fi
 	exit "$status"
@@ -93,9 +95,12 @@ step "renamed to $name ($module), without the proving ground"
 # 65 s so, against 140-250 s with fresh volumes). Removing the copy's
 # volumes leaves these untouched.
 for kind in gomod gocache; do
-	if dir=$(docker volume inspect -f '{{.Mountpoint}}' "$old_name-$kind-$HOST_UID" 2>/dev/null); then
+	ours=${our_volumes[0]}
+	[[ $kind == gomod ]] || ours=${our_volumes[1]}
+	if dir=$(docker volume inspect -f '{{.Mountpoint}}' "$ours" 2>/dev/null); then
+		# The copy's .ci/run runs under the project $name-ci.
 		docker volume create --driver local --opt type=none --opt o=bind --opt device="$dir" \
-			"$name-$kind-$HOST_UID" >/dev/null
+			"$name-ci-$kind-$HOST_UID" >/dev/null
 	fi
 done
 

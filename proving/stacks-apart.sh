@@ -4,7 +4,9 @@
 # temporary directories stand for two clones: A creates its stack's
 # containers (without starting them), B's make up must refuse to take over
 # A's PROJECT, naming A's directory; then B creates its own and make clean
-# removes B's and nothing of A's. Nothing is built or started: seconds.
+# removes B's and nothing of A's; then, with cache volumes and images of
+# each in place, B's make clean-all removes B's and nothing of A's. Nothing
+# is built or started: seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,13 +20,23 @@ cp Makefile compose.*.yml "$dirs/a/"
 cp Makefile compose.*.yml "$dirs/b/"
 
 fail() { echo "stacks-apart: FAIL: $*" >&2; exit 1; }
+# The names make derives for a project, then those of its cache volumes and
+# images: "volume NAME" or "image NAME" lines.
+names() { (cd "$dirs/a" && make -s PROJECT="$1" names); }
+owned() {
+	names "$1" | awk -F= '
+		$1 ~ /_VOLUME$/ { print "volume", $2 }
+		$1 ~ /IMAGE$/ { print "image", $2 }'
+}
 containers() { docker ps --all --quiet --filter "label=com.docker.compose.project=$1" | wc -l; }
 volume() { docker volume inspect "$1" >/dev/null 2>&1; }
 teardown() {
 	status=$?
 	for p in "$a" "$b"; do
-		docker compose -p "$p" -f "$dirs/a/compose.dev.yml" down --volumes --remove-orphans --timeout 1 >/dev/null 2>&1 || true
+		(cd "$dirs/a" && eval "$(names "$p" | sed 's/^/export /')" &&
+			docker compose -p "$p" -f compose.dev.yml down --volumes --remove-orphans --timeout 1) >/dev/null 2>&1 || true
 		docker volume rm --force "${p}_pgdata" >/dev/null 2>&1 || true
+		owned "$p" | while read -r kind thing; do docker "$kind" rm --force "$thing" >/dev/null 2>&1 || true; done
 	done
 	rm -rf "$dirs"
 	exit "$status"
@@ -35,8 +47,8 @@ trap 'exit 130' INT TERM
 # The services that need no build: the database (with its named volume) and
 # Jaeger (whose image declares a volume).
 create() { # dir project
-	eval "$(cd "$1" && make -s PROJECT="$2" names | sed 's/^/export /')"
-	(cd "$1" && PROJECT=$2 docker compose -p "$2" -f compose.dev.yml create --quiet-pull db jaeger >/dev/null 2>&1) ||
+	(cd "$1" && eval "$(names "$2" | sed 's/^/export /')" &&
+		docker compose -p "$2" -f compose.dev.yml create --quiet-pull db jaeger >/dev/null 2>&1) ||
 		fail "could not create $2's containers"
 }
 
@@ -63,3 +75,19 @@ for v in $mounted; do ! volume "$v" || fail "make clean left $b's volume $v"; do
 ((n == $(containers "$a"))) || fail "make clean of $b removed containers of $a"
 volume "${a}_pgdata" || fail "make clean of $b removed ${a}_pgdata"
 echo "stacks-apart: passed: make clean of $b removed $b's containers and volumes ($(echo $mounted)), kept $a's $n containers and its volume"
+
+# Cache volumes and images for both (a small local image stands for each
+# image), then B's make clean-all.
+for p in "$a" "$b"; do
+	owned "$p" | while read -r kind thing; do
+		if [[ $kind == volume ]]; then docker volume create "$thing" >/dev/null; else docker tag gcr.io/distroless/static-debian13:nonroot "$thing"; fi
+	done
+done
+(cd "$dirs/b" && make -s clean-all PROJECT="$b" >"$dirs/clean-all.log" 2>&1) || fail "make clean-all of $b failed"
+while read -r kind thing; do
+	! docker "$kind" inspect "$thing" >/dev/null 2>&1 || fail "make clean-all of $b left its $kind $thing: $(cat "$dirs/clean-all.log")"
+done < <(owned "$b")
+while read -r kind thing; do
+	docker "$kind" inspect "$thing" >/dev/null 2>&1 || fail "make clean-all of $b removed $a's $kind $thing"
+done < <(owned "$a")
+echo "stacks-apart: passed: make clean-all of $b removed its cache volumes and images, kept $a's ($(owned "$a" | wc -l) of them)"
