@@ -230,7 +230,7 @@ docs: ## Regenerate the OpenAPI docs in docs/ with swag
 	$(TOOL) sh devtools/swag.sh
 
 .PHONY: docs-check
-docs-check: ## Fail when docs/ differs from what swag generates, README.md is over 200 lines or a Markdown link is broken
+docs-check: ## Fail when docs/ differs from what swag generates, README.md is over 200 lines or a Markdown link is broken, in the template or its lean form
 	$(ensure-volumes)
 	$(TOOL) sh devtools/docs-check.sh
 

@@ -39,7 +39,7 @@ for p in * .[!.]*; do
 done
 for p in docs/*; do case $p in *.md) ;; *) ln -s "../../../../$p" "$lean/$p" ;; esac; done
 for f in README.md docs/*.md .env.example; do
-	perl -0pe 's/^(# )?<!-- proving -->\n.*?^(# )?<!-- \/proving -->\n//msg' "$f" >"$lean/$f"
+	perl -0p devtools/lean.pl "$f" >"$lean/$f"
 done
 targets='floor-check|test-reload|test-debug|memory-check|replicas-test|stacks-apart|rename-check|bench-[a-z]+'
 if (cd "$lean" && grep -nE "proving/|^(# )?<!-- /?proving -->|\b($targets)\b|make (bench|rename)\b" README.md docs/*.md .env.example); then

@@ -46,7 +46,7 @@ main() {
 	fi
 	if [[ "${KEEP_PROVING:-}" != 1 && -d proving ]]; then
 		git rm -r -q proving
-		perl -0pi -e 's/^(# )?<!-- proving -->\n.*?^(# )?<!-- \/proving -->\n//msg' README.md docs/*.md .env.example
+		perl -0pi devtools/lean.pl README.md docs/*.md .env.example
 		echo "rename: left out the proving ground (proving/ and the docs' passages about it; KEEP_PROVING=1 keeps them)"
 	fi
 	# Longest first: the module path contains the name.
