@@ -16,9 +16,10 @@ import (
 // instead (a cancel request, as psql's Ctrl-C sends): it either ends there
 // without committing, or had committed and its answer arrives.
 
-// cancelDeadline bounds the wait for that answer: a server that does not
+// CancelDeadline bounds the wait for that answer: a server that does not
 // answer by then is unreachable, and the connection is closed as by default.
-const cancelDeadline = 2 * time.Second
+// A create cut off by its deadline can take this long more to answer.
+const CancelDeadline = 2 * time.Second
 
 type cancelOnServerKey struct{}
 
@@ -38,7 +39,7 @@ type cancelHandler struct {
 func newCancelHandler(c *pgconn.PgConn) ctxwatch.Handler {
 	return &cancelHandler{
 		byDeadline: &pgconn.DeadlineContextWatcherHandler{Conn: c.Conn()},
-		onServer:   &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: cancelDeadline},
+		onServer:   &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: CancelDeadline},
 	}
 }
 
