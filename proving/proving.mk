@@ -65,6 +65,10 @@ bench-proxy: ## Latency the dev proxy adds: direct vs through it, alternating (R
 	@$(DEV) ps --status running --services 2>/dev/null | grep -qx api || $(MAKE) up
 	@bash proving/bench-proxy.sh
 
+.PHONY: bench-start
+bench-start: ## A new user's first make up (no build cache, fresh cache volumes) and a warm one, with the dev image's size
+	@bash proving/bench-start.sh
+
 .PHONY: bench-watch
 bench-watch: ## Save -> result under make watch for an edit in app/twitter and one in app/httpapi, beside make test's time
 	@bash proving/bench-watch.sh
