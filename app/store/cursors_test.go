@@ -11,7 +11,7 @@ import (
 )
 
 // TestCursors checks the cursor codec without a database: a plain test,
-// like TestFloorCopies.
+// not a spec of the suite.
 func TestCursors(t *testing.T) {
 	g := NewWithT(t)
 	key := make([]byte, 32)
