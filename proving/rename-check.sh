@@ -41,7 +41,7 @@ cleanup() {
 		left=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project" 2>/dev/null || true)
 		[[ -z "$left" ]] || docker rm -f $left >/dev/null 2>&1 || true
 	done
-	docker image rm "$name:latest" "$name-ci:latest" "$name-dev" "$name-test" "$name-vuln" "$name-newman" \
+	docker image rm --force "$name:latest" "$name-ci:latest" "$name-dev" "$name-test" "$name-vuln" "$name-newman" \
 		"$name-ci-dev" "$name-ci-test" "$name-ci-vuln" "$name-ci-newman" >/dev/null 2>&1 || true
 	docker volume rm "$name-ci-gomod-$HOST_UID" "$name-ci-gocache-$HOST_UID" "${name}_pgdata" >/dev/null 2>&1 || true
 	rm -rf "$copy"
